@@ -1,0 +1,96 @@
+"""Argument parsers and the error handling shared by the top-level scripts.
+
+Nothing here imports TensorFlow, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import traceback
+from collections.abc import Callable
+
+from gan_keras.defaults import GIF_FRAME_SECONDS, GRID_COLS, GRID_ROWS, TrainConfig
+from gan_keras.errors import GanKerasError
+
+TYPES = {"int": int, "float": float, "str": str}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One ``--flag`` per TrainConfig field, with its default and help taken from the field."""
+    for field in dataclasses.fields(TrainConfig):
+        kind = TYPES[str(field.type).split("|")[0].strip()]
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default,
+                            choices=field.metadata.get("choices"),
+                            help=field.metadata["help"] + " (default: %(default)s)")
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py",
+        description="Train the notebook's DCGAN. --epochs counts training iterations (one batch "
+                    "each), as in the notebook. Writes grids, losses.csv, losses.png and "
+                    "generator.keras to a run folder.")
+    add_config_arguments(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_debug_argument(parser)
+    return parser
+
+
+def sample_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sample.py",
+                                     description="Draw samples from a saved .keras generator.")
+    parser.add_argument("generator", help="path to generator.keras")
+    parser.add_argument("--out", default="samples.png",
+                        help="output: a .png grid (default %(default)s), a folder for --count single "
+                             "PNGs, or a .npy file of uint8 images")
+    parser.add_argument("--rows", type=int, default=GRID_ROWS, help="grid rows (default %(default)s)")
+    parser.add_argument("--cols", type=int, default=GRID_COLS, help="grid columns (default %(default)s)")
+    parser.add_argument("--count", type=int, default=None,
+                        help="number of images for a folder of PNGs or an .npy file "
+                             "(default: rows x cols)")
+    parser.add_argument("--seed", type=int, default=None, help="noise seed (same seed, same images)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing output")
+    add_debug_argument(parser)
+    return parser
+
+
+def gif_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="make_gif.py",
+                                     description="Animate a run folder's grids, in iteration order.")
+    parser.add_argument("run_dir", help="a run folder holding grid_*.png files")
+    parser.add_argument("--out", default=None, help="GIF path (default: RUN_DIR/progress.gif)")
+    parser.add_argument("--duration", type=float, default=GIF_FRAME_SECONDS,
+                        help="seconds per frame (default %(default)s)")
+    parser.add_argument("--caption", action="store_true", help="write the iteration under each frame")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing GIF")
+    add_debug_argument(parser)
+    return parser
+
+
+def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
+                argv: list[str] | None = None) -> int:
+    """Parse, run, and turn known failures into one line on stderr with exit code 1 or 2."""
+    args = parser.parse_args(argv)
+    try:
+        main(args)
+    except GanKerasError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - last resort: still one line, unless --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"{parser.prog}: error: {type(error).__name__}: {error} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+    return 0

