@@ -1,0 +1,95 @@
+"""train.py end to end on real digits: what a run folder holds, and the clear-error paths."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+from PIL import Image
+
+from conftest import ROOT, run_script
+
+
+def test_run_folder_contents(trained_run):
+    names = set(os.listdir(trained_run))
+    assert {"grid_0000000.png", "grid_0000003.png", "grid_0000006.png"} <= names
+    assert {"generator.keras", "discriminator.keras", "losses.csv", "losses.png", "config.json",
+            "fixed_noise.npy"} <= names
+    assert not [name for name in names if "partial" in name]
+    with Image.open(os.path.join(trained_run, "grid_0000006.png")) as grid:
+        assert grid.size == (5 * 84 + 6 * 2, 5 * 84 + 6 * 2)
+    with Image.open(os.path.join(trained_run, "losses.png")) as plot:
+        assert plot.size[0] > 300
+
+
+def test_losses_csv(trained_run):
+    with open(os.path.join(trained_run, "losses.csv")) as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["iteration"]) for row in rows] == [2, 4, 6]
+    for row in rows:
+        assert 0 <= float(row["d_acc"]) <= 1 and float(row["d_loss"]) > 0 and float(row["g_loss"]) > 0
+
+
+def test_config_records_arguments_and_versions(trained_run):
+    with open(os.path.join(trained_run, "config.json")) as handle:
+        record = json.load(handle)
+    assert record["arguments"]["epochs"] == 6 and record["arguments"]["seed"] == 3
+    assert record["versions"]["keras"].startswith("3.")
+    assert "500 training" in record["data"]
+
+
+def test_generator_loads_in_fresh_process_without_custom_objects(trained_run):
+    code = ("import keras, numpy as np, sys; m = keras.saving.load_model(sys.argv[1]); "
+            "print(m.predict(np.zeros((2, 100)), verbose=0).shape)")
+    result = subprocess.run([sys.executable, "-c", code, os.path.join(trained_run, "generator.keras")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(2, 28, 28, 1)" in result.stdout
+
+
+def test_same_seed_same_losses(tmp_path, small_mnist, trained_run):
+    again = tmp_path / "again"
+    result = run_script("train.py", "--epochs", "6", "--save-interval", "3", "--batch-size", "16",
+                        "--log-interval", "2", "--data", small_mnist, "--out", str(again),
+                        "--seed", "3", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(trained_run, "losses.csv")) as first, open(again / "losses.csv") as second:
+        assert first.read() == second.read()
+
+
+def test_existing_run_is_never_overwritten(trained_run, small_mnist):
+    before = {name: os.path.getmtime(os.path.join(trained_run, name)) for name in os.listdir(trained_run)}
+    result = run_script("train.py", "--epochs", "2", "--data", small_mnist, "--out", trained_run)
+    assert result.returncode == 2
+    assert "already exists" in result.stderr and "Traceback" not in result.stderr
+    after = {name: os.path.getmtime(os.path.join(trained_run, name)) for name in os.listdir(trained_run)}
+    assert before == after
+
+
+def test_help_is_quick_and_says_epochs_are_iterations():
+    result = run_script("train.py", "--help")
+    assert result.returncode == 0
+    assert "ITERATIONS" in result.stdout
+    code = ("import sys; sys.argv = ['train.py', '--help']; import runpy\n"
+            "try:\n    runpy.run_path('train.py', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert probe.stdout.strip().endswith("False False")
+
+
+def test_bad_arguments_exit_2_with_one_line(small_mnist, tmp_path):
+    for args in (["--epochs", "0"], ["--batch-size", "-4"], ["--lr", "5"], ["--save-interval", "0"],
+                 ["--epochs", "10000000000"]):
+        result = run_script("train.py", *args, "--data", small_mnist, "--out", str(tmp_path / "x"))
+        assert result.returncode == 2, args
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert not (tmp_path / "x").exists()
+
+
+def test_bad_data_file_is_one_line_exit_1(tmp_path):
+    result = run_script("train.py", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path / "r"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"train.py: error: data file not found: {tmp_path / 'missing.npz'}"
+    assert not (tmp_path / "r").exists()
