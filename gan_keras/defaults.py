@@ -38,6 +38,15 @@ class TrainConfig:
         default=None,
         metadata={"help": "local data: a Keras-layout .npz (x_train, y_train, x_test, y_test) "
                           "or a folder with the four IDX .gz files"})
+    loop: str = dataclasses.field(
+        default="fast",
+        metadata={"help": "fast: one compiled TensorFlow step per iteration; notebook: the "
+                          "notebook's predict + three train_on_batch calls (the reference)",
+                  "choices": ("fast", "notebook")})
+    mixed_precision: str = dataclasses.field(
+        default="none",
+        metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16; fp16 for GPUs "
+                          "(with loss scaling)", "choices": ("none", "bf16", "fp16")})
     out: str | None = dataclasses.field(
         default=None,
         metadata={"help": "run folder (default: a new timestamped folder under runs/); "

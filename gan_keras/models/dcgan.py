@@ -14,7 +14,8 @@ def build_generator(latent_dim: int = 100) -> keras.Sequential:
     """Noise (latent_dim,) -> image (28, 28, 1) in [-1, 1].
 
     Dense to a 7x7x128 map, two stride-2 transposed convolutions up to 28x28,
-    then a stride-1 transposed convolution to one tanh channel.
+    then a stride-1 transposed convolution to one tanh channel. The output layer
+    computes in float32 even under a mixed-precision policy.
     """
     return keras.Sequential(
         [
@@ -30,7 +31,7 @@ def build_generator(latent_dim: int = 100) -> keras.Sequential:
             layers.LeakyReLU(negative_slope=LEAK, name="up_28x28_leaky_relu"),
             layers.BatchNormalization(name="up_28x28_bn"),
             layers.Conv2DTranspose(1, kernel_size=3, strides=1, padding="same", activation="tanh",
-                                   name="to_image"),
+                                   dtype="float32", name="to_image"),
         ],
         name="generator",
     )
@@ -42,7 +43,8 @@ def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE,
 
     Two stride-2 convolutions (64, 128 filters), each followed by LeakyReLU and
     Dropout, then one sigmoid unit. ``dropout`` is the notebook's 0.3; tests set 0
-    to compare training paths exactly.
+    to compare training paths exactly. The output probability is float32 even
+    under a mixed-precision policy, so the loss is computed in full precision.
     """
     return keras.Sequential(
         [
@@ -54,7 +56,7 @@ def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE,
             layers.LeakyReLU(negative_slope=LEAK, name="down_7x7_leaky_relu"),
             layers.Dropout(dropout, name="down_7x7_dropout"),
             layers.Flatten(name="flatten"),
-            layers.Dense(1, activation="sigmoid", name="real_probability"),
+            layers.Dense(1, activation="sigmoid", dtype="float32", name="real_probability"),
         ],
         name="discriminator",
     )

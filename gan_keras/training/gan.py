@@ -61,9 +61,17 @@ def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
     return keras.optimizers.Adam(learning_rate=lr, beta_1=beta1)
 
 
+PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
 def build_gan(latent_dim: int = 100, lr: float = 2e-4, beta1: float = 0.5,
-              dropout: float | None = None) -> GanModels:
-    """Build and compile G, D and the combined model, each with its own optimizer."""
+              dropout: float | None = None, mixed_precision: str = "none") -> GanModels:
+    """Build and compile G, D and the combined model, each with its own optimizer.
+
+    ``mixed_precision`` sets Keras's global dtype policy before the models are
+    built; under fp16, ``compile`` wraps each Adam in a LossScaleOptimizer.
+    """
+    keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
     generator = build_generator(latent_dim)
     discriminator = build_discriminator() if dropout is None else build_discriminator(dropout=dropout)
     discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1),

@@ -34,13 +34,13 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
     import keras
 
     from gan_keras.training.gan import build_gan
-    from gan_keras.training.notebook_step import NotebookStep
 
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     images = scale_images(dataset.x_train)
-    models = build_gan(config.latent_dim, config.lr, config.beta1)
-    step = NotebookStep(models, config.batch_size)
+    models = build_gan(config.latent_dim, config.lr, config.beta1,
+                       mixed_precision=config.mixed_precision)
+    step = make_step(config.loop, models, config.batch_size)
     fixed_noise = rng.normal(size=(GRID_ROWS * GRID_COLS, config.latent_dim)).astype(np.float32)
     np.save(os.path.join(run_dir, FIXED_NOISE_FILE), fixed_noise)
 
@@ -74,6 +74,17 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
     print(f"trained {config.epochs:,} iterations in {elapsed:.1f} s "
           f"({config.epochs / elapsed:.1f} it/s); results in {run_dir}", flush=True)
     return run_dir
+
+
+def make_step(loop: str, models, batch_size: int):
+    """The training step for ``--loop``: both have the same semantics and share optimizer state."""
+    if loop == "notebook":
+        from gan_keras.training.notebook_step import NotebookStep
+
+        return NotebookStep(models, batch_size)
+    from gan_keras.training.fast_step import FastStep
+
+    return FastStep(models, batch_size)
 
 
 class LossLog:

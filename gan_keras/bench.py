@@ -1,0 +1,166 @@
+"""Training speed, side by side in one process: python -m gan_keras.bench [--data mnist.npz]
+
+Times (a) the notebook's loop exactly as the seed writes it (float64 NumPy
+batches, ``generator.predict`` and three ``train_on_batch`` calls; only the
+freeze is fixed), (b) the project's default loop, and (c) the other variants:
+``--loop notebook``, mixed precision, larger batches. Each is warmed up, then
+timed over several repeats; the median is reported with peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import threading
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from gan_keras.data import load_dataset, scale_images  # noqa: E402
+
+
+class PeakMemory:
+    """Samples this process's resident memory in a thread; ``peak_mib`` after the block."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval, self.peak = interval, 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.peak = self.rss()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak / 2**20
+
+
+def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
+    """One iteration of the seed notebook's loop, as written (the freeze fixed, no print)."""
+    valid, fake = np.ones((batch_size, 1)), np.zeros((batch_size, 1))
+    idx = np.random.randint(0, x_train.shape[0], batch_size)
+    imgs = x_train[idx]
+    noise = np.random.normal(0, 1, (batch_size, latent_dim))
+    gen_imgs = models.generator.predict(noise, verbose=0)
+    d_loss_real = models.discriminator.train_on_batch(imgs, valid)
+    d_loss_fake = models.discriminator.train_on_batch(gen_imgs, fake)
+    0.5 * np.add(d_loss_real, d_loss_fake)
+    noise = np.random.normal(0, 1, (batch_size, latent_dim))
+    models.combined.train_on_batch(noise, valid)
+
+
+def project_iteration(step, images, rng, batch_size, latent_dim):
+    """One iteration as gan_keras.training.loop draws it and calls the step."""
+    real = images[rng.integers(0, len(images), batch_size)]
+    noise_d = rng.normal(size=(batch_size, latent_dim)).astype(np.float32)
+    noise_g = rng.normal(size=(batch_size, latent_dim)).astype(np.float32)
+    step(real, noise_d, noise_g)
+
+
+def time_variant(name, batch_size, loop, precision, images_uint8, args):
+    """Median ms per iteration over ``args.repeats`` blocks of ``args.iterations``, after warm-up."""
+    import keras
+
+    from gan_keras.training.gan import build_gan
+    from gan_keras.training.loop import make_step
+
+    keras.utils.set_random_seed(0)
+    models = build_gan(args.latent_dim, mixed_precision=precision)
+    rng = np.random.default_rng(0)
+    if loop == "seed":
+        x_train = images_uint8 / 127.5 - 1.0
+        x_train = np.expand_dims(x_train, axis=3)
+
+        def iteration():
+            seed_notebook_iteration(models, x_train, batch_size, args.latent_dim)
+    else:
+        images = scale_images(images_uint8)
+        step = make_step(loop, models, batch_size)
+
+        def iteration():
+            project_iteration(step, images, rng, batch_size, args.latent_dim)
+
+    with PeakMemory() as memory:
+        for _ in range(args.warmup):
+            iteration()
+        blocks = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            for _ in range(args.iterations):
+                iteration()
+            blocks.append((time.perf_counter() - started) / args.iterations)
+    keras.mixed_precision.set_global_policy("float32")
+    ms = 1000 * statistics.median(blocks)
+    return {"name": name, "batch": batch_size, "ms": ms, "images_per_s": batch_size / ms * 1000,
+            "spread": 1000 * (max(blocks) - min(blocks)), "peak_mib": memory.peak_mib}
+
+
+VARIANTS = [
+    ("(a) notebook as written", 32, "seed", "none"),
+    ("(b) default: fast step", 32, "fast", "none"),
+    ("(c) --loop notebook", 32, "notebook", "none"),
+    ("(c) fast, bf16", 32, "fast", "bf16"),
+    ("(c) fast, batch 64", 64, "fast", "none"),
+    ("(c) fast, batch 128", 128, "fast", "none"),
+    ("(c) fast, batch 256", 256, "fast", "none"),
+    ("(c) fast, bf16, batch 256", 256, "fast", "bf16"),
+]
+
+
+def machine_line() -> str:
+    import keras
+    import tensorflow as tf
+
+    devices = ", ".join(d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices())
+    return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__}; devices: {devices}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m gan_keras.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder (default: Keras/fallback)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed iterations per variant")
+    parser.add_argument("--iterations", type=int, default=50, help="iterations per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per variant (median shown)")
+    parser.add_argument("--latent-dim", type=int, default=100)
+    parser.add_argument("--only", default=None, help="comma-separated variant letters/words to keep, e.g. 'a,b'")
+    args = parser.parse_args(argv)
+    images = load_dataset("mnist", args.data).x_train
+    print(machine_line())
+    print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations")
+    variants = VARIANTS if args.only is None else [
+        v for v in VARIANTS if any(key.strip() in v[0] for key in args.only.split(","))]
+    header = f"{'variant':<28} {'batch':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} {'peak MiB':>9}"
+    print(header)
+    print("-" * len(header))
+    baseline = None
+    for name, batch, loop, precision in variants:
+        row = time_variant(name, batch, loop, precision, images, args)
+        baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
+        ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
+        print(f"{name:<28} {batch:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
+              f"{ratio:>7} {row['peak_mib']:>9.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

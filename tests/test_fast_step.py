@@ -1,0 +1,54 @@
+"""The compiled fast step and the notebook's train_on_batch path give the same training."""
+
+import keras
+import numpy as np
+import pytest
+
+from gan_keras.training.fast_step import FastStep
+from gan_keras.training.gan import build_gan
+from gan_keras.training.notebook_step import NotebookStep
+
+BATCH, LATENT, ITERATIONS = 16, 100, 4
+
+
+def fresh_models():
+    keras.utils.set_random_seed(11)
+    return build_gan(latent_dim=LATENT, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def inputs(small_mnist):
+    from gan_keras.data import load_local, scale_images
+
+    images = scale_images(load_local(small_mnist).x_train)
+    rng = np.random.default_rng(4)
+    return [(images[rng.integers(0, len(images), BATCH)],
+             rng.normal(size=(BATCH, LATENT)).astype("float32"),
+             rng.normal(size=(BATCH, LATENT)).astype("float32")) for _ in range(ITERATIONS)]
+
+
+def test_fast_step_matches_notebook_path(inputs):
+    reference, fast = fresh_models(), fresh_models()
+    for a, b in zip(reference.generator.weights, fast.generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    notebook_step, fast_step = NotebookStep(reference, BATCH), FastStep(fast, BATCH)
+    for real, noise_d, noise_g in inputs:
+        expected, got = notebook_step(real, noise_d, noise_g), fast_step(real, noise_d, noise_g)
+        for name in expected:
+            assert got[name] == pytest.approx(expected[name], rel=1e-4, abs=1e-5), name
+    for model_a, model_b in ((reference.generator, fast.generator),
+                             (reference.discriminator, fast.discriminator)):
+        for a, b in zip(model_a.weights, model_b.weights):  # includes BatchNorm moving statistics
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
+    assert fast.discriminator.optimizer.iterations.numpy() == 2 * ITERATIONS
+    assert fast.combined.optimizer.iterations.numpy() == ITERATIONS
+
+
+def test_fast_step_moves_weights_it_should(inputs):
+    models = fresh_models()
+    step = FastStep(models, BATCH)
+    d_before = [w.numpy().copy() for w in models.discriminator.trainable_weights]
+    g_before = [w.numpy().copy() for w in models.generator.trainable_weights]
+    step(*inputs[0])
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, models.discriminator.trainable_weights))
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, models.generator.trainable_weights))
