@@ -18,12 +18,19 @@ TYPES = {"int": int, "float": float, "str": str}
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per TrainConfig field, with its default and help taken from the field."""
+    """One ``--flag`` per TrainConfig field, with help and default taken from the field.
+
+    Parsed values stay None unless given, so ``--resume`` can tell what was asked for.
+    """
     for field in dataclasses.fields(TrainConfig):
-        kind = TYPES[str(field.type).split("|")[0].strip()]
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=field.default,
-                            choices=field.metadata.get("choices"),
-                            help=field.metadata["help"] + " (default: %(default)s)")
+        flag = f"--{field.name.replace('_', '-')}"
+        kind = str(field.type).split("|")[0].strip()
+        if kind == "bool":
+            parser.add_argument(flag, action="store_true", default=None, help=field.metadata["help"])
+            continue
+        default = "" if field.default is None else f" (default: {field.default})"
+        parser.add_argument(flag, type=TYPES[kind], default=None, choices=field.metadata.get("choices"),
+                            help=field.metadata["help"] + default)
 
 
 def add_debug_argument(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +44,8 @@ def train_parser() -> argparse.ArgumentParser:
                     "each), as in the notebook. Writes grids, losses.csv, losses.png and "
                     "generator.keras to a run folder.")
     add_config_arguments(parser)
+    parser.add_argument("--resume", metavar="RUN_DIR", default=None,
+                        help="continue a stopped run from its last checkpoint; --epochs is the total")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_debug_argument(parser)
     return parser
@@ -73,6 +82,26 @@ def gif_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gan_keras.evaluate",
+        description="Score generated images with a classifier trained here: Frechet distance of its "
+                    "features to the real test images (lower is better), Inception Score (higher is "
+                    "better, at most the class count), the rarest class's share (near 0 means mode "
+                    "collapse) and the share of samples suspiciously close to a training image.")
+    parser.add_argument("target", nargs="?", help="a run folder or a generator .keras file")
+    parser.add_argument("--samples", type=int, default=10_000, help="images to score (default %(default)s)")
+    parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default=None,
+                        help="reference data (default: the run's, else mnist)")
+    parser.add_argument("--data", default=None, help="local data file or IDX folder (default: the run's)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="also score real training images, uniform noise and one repeated digit")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed for the samples (default %(default)s)")
+    parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    add_debug_argument(parser)
+    return parser
+
+
 def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
                 argv: list[str] | None = None) -> int:
     """Parse, run, and turn known failures into one line on stderr with exit code 1 or 2."""
@@ -84,6 +113,11 @@ def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.Arg
             traceback.print_exc()
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"{parser.prog}: error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return 130

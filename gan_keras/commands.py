@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import os
 
-from gan_keras.defaults import config_from_namespace
+from gan_keras.defaults import config_from_namespace, given_fields
 from gan_keras.errors import DataError, UsageError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
 
 
 def train_command(args: argparse.Namespace) -> None:
-    from gan_keras.training.loop import train
+    from gan_keras.training.loop import resume, train
 
-    train(config_from_namespace(args), show_progress=not args.no_progress)
+    if args.resume is None:
+        train(config_from_namespace(args), show_progress=not args.no_progress)
+        return
+    changed = sorted(set(given_fields(args)) - {"epochs"})
+    if changed:
+        raise UsageError(f"--resume continues a run with its own settings; only --epochs may be given "
+                         f"(got --{', --'.join(name.replace('_', '-') for name in changed)})")
+    resume(args.resume, args.epochs, show_progress=not args.no_progress)
 
 
 def sample_command(args: argparse.Namespace) -> None:

@@ -47,6 +47,18 @@ class TrainConfig:
         default="none",
         metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16; fp16 for GPUs "
                           "(with loss scaling)", "choices": ("none", "bf16", "fp16")})
+    eval_interval: int | None = dataclasses.field(
+        default=None,
+        metadata={"help": "score --eval-samples generated images every N iterations (Frechet "
+                          "distance, Inception Score, rarest class) into losses.csv and the bar"})
+    eval_samples: int = dataclasses.field(default=2000, metadata={"help": "images per score during training"})
+    checkpoint_interval: int | None = dataclasses.field(
+        default=None,
+        metadata={"help": "write a checkpoint every N iterations (default: the save interval)"})
+    keep_checkpoints: int = dataclasses.field(default=2, metadata={"help": "checkpoints to keep"})
+    deterministic: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "make TensorFlow ops deterministic (slower; for bit-exact resume checks)"})
     out: str | None = dataclasses.field(
         default=None,
         metadata={"help": "run folder (default: a new timestamped folder under runs/); "
@@ -60,9 +72,14 @@ GIF_FRAME_SECONDS = 0.5
 
 
 def config_from_namespace(namespace: object) -> TrainConfig:
-    """Build a TrainConfig from parsed arguments, taking only the fields it knows."""
+    """Build a TrainConfig from parsed arguments: the fields given, defaults for the rest."""
+    return TrainConfig(**given_fields(namespace))
+
+
+def given_fields(namespace: object) -> dict:
+    """The TrainConfig fields set on the command line (parsers leave the others None)."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(namespace).items() if k in names})
+    return {k: v for k, v in vars(namespace).items() if k in names and v is not None}
 
 
 LIMITS = {
@@ -71,6 +88,8 @@ LIMITS = {
     "save_interval": (1, 100_000_000),
     "latent_dim": (1, 10_000),
     "log_interval": (1, 100_000_000),
+    "keep_checkpoints": (1, 1000),
+    "eval_samples": (100, 1_000_000),
 }
 
 
@@ -82,6 +101,10 @@ def validate(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not low <= value <= high:
             raise UsageError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}, got {value}")
+    if config.checkpoint_interval is not None and not 1 <= config.checkpoint_interval <= 100_000_000:
+        raise UsageError(f"--checkpoint-interval must be a positive number, got {config.checkpoint_interval}")
+    if config.eval_interval is not None and not 1 <= config.eval_interval <= 100_000_000:
+        raise UsageError(f"--eval-interval must be a positive number, got {config.eval_interval}")
     if not 0 < config.lr < 1:
         raise UsageError(f"--lr must be between 0 and 1, got {config.lr}")
     if not 0 <= config.beta1 < 1:

@@ -8,15 +8,15 @@ from gan_keras.files import atomic_path
 
 
 def read_log(csv_path: str) -> dict[str, list[float]]:
-    """Columns of a run's losses.csv as float lists."""
+    """Columns of a run's losses.csv as float lists (NaN where a row has no value)."""
     with open(csv_path, newline="") as handle:
         rows = list(csv.DictReader(handle))
     columns = rows[0].keys() if rows else []
-    return {name: [float(row[name]) for row in rows] for name in columns}
+    return {name: [float(row[name]) if row.get(name) else float("nan") for row in rows] for name in columns}
 
 
 def plot_losses(csv_path: str, out_path: str) -> None:
-    """Plot D and G losses, and D's accuracy, against iterations."""
+    """Plot D and G losses, D's accuracy and, when scored, the Frechet distance against iterations."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,8 +25,11 @@ def plot_losses(csv_path: str, out_path: str) -> None:
     log = read_log(csv_path)
     if not log.get("iteration"):
         return
-    figure, (losses, accuracy) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
-                                              gridspec_kw={"height_ratios": [2, 1]})
+    scored = [(i, fd) for i, fd in zip(log["iteration"], log.get("frechet_distance", [])) if fd == fd]
+    panels = 3 if scored else 2
+    figure, axes = plt.subplots(panels, 1, figsize=(8, 3 * panels), sharex=True,
+                                gridspec_kw={"height_ratios": [2, 1, 2][:panels]})
+    losses, accuracy = axes[0], axes[1]
     losses.plot(log["iteration"], log["d_loss"], label="discriminator loss")
     losses.plot(log["iteration"], log["g_loss"], label="generator loss")
     losses.set_ylabel("binary cross-entropy")
@@ -35,8 +38,12 @@ def plot_losses(csv_path: str, out_path: str) -> None:
     accuracy.plot(log["iteration"], log["d_acc"], color="tab:green")
     accuracy.set_ylabel("D accuracy")
     accuracy.set_ylim(0, 1)
-    accuracy.set_xlabel("iteration")
     accuracy.grid(alpha=0.3)
+    if scored:
+        axes[2].plot(*zip(*scored), marker="o", color="tab:red")
+        axes[2].set_ylabel("Frechet distance\n(classifier features, lower is better)")
+        axes[2].grid(alpha=0.3)
+    axes[-1].set_xlabel("iteration")
     figure.tight_layout()
     with atomic_path(out_path) as partial:
         figure.savefig(partial, format="png", dpi=100)

