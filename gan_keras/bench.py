@@ -123,7 +123,6 @@ VARIANTS = [
     ("(c) fast, batch 64", 64, "fast", "none"),
     ("(c) fast, batch 128", 128, "fast", "none"),
     ("(c) fast, batch 256", 256, "fast", "none"),
-    ("(c) fast, bf16, batch 256", 256, "fast", "bf16"),
 ]
 
 

@@ -3,7 +3,6 @@
 import csv
 import errno
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -71,40 +70,14 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
 
 
 def test_sigkill_at_random_moments_loses_at_most_one_interval(tmp_path, small_mnist):
-    run_dir, total, interval = tmp_path / "run", 60, 5
-    command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", str(total), "--data", small_mnist,
-               "--out", str(run_dir), "--batch-size", "8", "--save-interval", str(interval),
-               "--log-interval", "1", "--seed", "2", "--no-progress"]
-    rng = random.Random(0)
-    for attempt in range(3):
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
-        wait_for_progress(run_dir, process)
-        time.sleep(rng.uniform(0.0, 1.5))
-        reached = max(csv_iterations(run_dir), default=0)
-        process.kill()
-        process.wait()
-        if process.returncode == 0:
-            break
-        saved = max(int(n[5:12]) for n in os.listdir(run_dir / "checkpoints") if n.startswith("ckpt_"))
-        assert reached - saved <= interval, (reached, saved)
-        command = [sys.executable, os.path.join(ROOT, "train.py"), "--resume", str(run_dir), "--no-progress"]
-    final = run_script("train.py", "--resume", str(run_dir), "--no-progress")
-    assert final.returncode in (0, 2), final.stderr  # 2: the last kill came after the run had finished
-    assert csv_iterations(run_dir) == list(range(1, total + 1))
-    assert weights(run_dir / "generator.keras")
-    assert not [n for n in os.listdir(run_dir) + os.listdir(run_dir / "checkpoints") if "partial" in n]
-    grids = sorted(n for n in os.listdir(run_dir) if n.startswith("grid_"))
-    assert grids == [f"grid_{i:07d}.png" for i in range(0, total + 1, interval)]
+    from gan_keras.killtest import check_run, run_kill_test
 
-
-def wait_for_progress(run_dir, process):
-    """Until the run has written a CSV row after the current checkpoint (or has ended)."""
-    deadline = time.time() + 120
-    start = max(csv_iterations(run_dir), default=0) if (run_dir / "losses.csv").exists() else 0
-    while time.time() < deadline and process.poll() is None:
-        if (run_dir / "losses.csv").exists() and max(csv_iterations(run_dir), default=0) > start:
-            return
-        time.sleep(0.1)
+    run_dir, epochs, interval = str(tmp_path / "run"), 60, 5
+    rounds, final = run_kill_test(run_dir, small_mnist, kills=3, epochs=epochs, interval=interval)
+    assert rounds, "no kill landed before the run finished"
+    assert final.returncode == 0, final.stderr
+    assert all(0 <= kill.lost <= interval for kill in rounds), rounds
+    assert check_run(run_dir, epochs, interval) == []
 
 
 def small_config(tmp_path, small_mnist, **changes):

@@ -93,3 +93,57 @@ def test_bad_data_file_is_one_line_exit_1(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip() == f"train.py: error: data file not found: {tmp_path / 'missing.npz'}"
     assert not (tmp_path / "r").exists()
+
+
+def test_bad_data_files_through_the_command_line(tmp_path):
+    import numpy as np
+
+    cases = {
+        "corrupt.npz": b"PK\x03\x04 not really a zip archive",
+        "text.npz": b"just some text",
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+    np.savez(tmp_path / "shape.npz", x_train=np.zeros((4, 32, 32), np.uint8), y_train=np.zeros(4),
+             x_test=np.zeros((1, 32, 32), np.uint8), y_test=np.zeros(1))
+    np.savez(tmp_path / "dtype.npz", x_train=np.zeros((4, 28, 28), np.float64), y_train=np.zeros(4),
+             x_test=np.zeros((1, 28, 28), np.float64), y_test=np.zeros(1))
+    np.savez(tmp_path / "empty.npz", x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0),
+             x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0))
+    for name, message in (("corrupt.npz", "cannot read"), ("text.npz", "cannot read"),
+                          ("shape.npz", "expected (N, 28, 28)"), ("dtype.npz", "dtype float64"),
+                          ("empty.npz", "no images")):
+        result = run_script("train.py", "--data", str(tmp_path / name), "--out", str(tmp_path / "run"))
+        assert result.returncode == 1, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (name, result.stderr)
+        assert not (tmp_path / "run").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_script("train.py", "--data", str(tmp_path / "missing.npz"), "--debug")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "data file not found" in result.stderr
+
+
+def test_eval_interval_scores_into_csv_and_plot(tmp_path, small_mnist):
+    import os as _os
+
+    env_cache = tmp_path / "cache"
+    run_dir = tmp_path / "run"
+    import subprocess as sp
+    import sys as _sys
+
+    result = sp.run([_sys.executable, _os.path.join(ROOT, "train.py"), "--epochs", "4", "--batch-size", "8",
+                     "--eval-interval", "2", "--eval-samples", "100", "--log-interval", "1",
+                     "--save-interval", "4", "--data", small_mnist, "--out", str(run_dir), "--no-progress"],
+                    capture_output=True, text=True, cwd=ROOT, timeout=600,
+                    env={**_os.environ, "GAN_KERAS_CACHE": str(env_cache)})
+    assert result.returncode == 0, result.stderr
+    with open(run_dir / "losses.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    scored = {int(row["iteration"]): float(row["frechet_distance"]) for row in rows if row["frechet_distance"]}
+    assert sorted(scored) == [2, 4] and all(value > 0 for value in scored.values())
+    assert all(1.0 <= float(row["inception_score"]) <= 10.0 for row in rows if row["inception_score"])
+    with Image.open(run_dir / "losses.png") as plot:
+        assert plot.size[1] == 900  # three panels: losses, accuracy, Frechet distance

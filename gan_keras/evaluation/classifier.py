@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 import numpy as np
 
 from gan_keras.files import atomic_path
 
-CLASSIFIER_VERSION = "cnn-v1"  # part of the cache key: change it when the architecture changes
+CLASSIFIER_VERSION = "cnn-v2"  # part of the cache key: change it when the architecture changes
 FEATURES_LAYER = "features"
-TRAIN_EPOCHS = 3
+TRAIN_EPOCHS = 6
+BATCH_SIZE = 128
 
 
 def cache_folder() -> str:
@@ -87,9 +89,13 @@ def load_or_train_classifier(x_train: np.ndarray, y_train: np.ndarray, x_test: n
               f"it is cached in {path}", flush=True)
     keras.utils.set_random_seed(0)
     model = build_classifier(int(max(y_train.max(), y_test.max())) + 1)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+    steps = epochs * -(-len(x_train) // BATCH_SIZE)
+    schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(scale_images(x_train), y_train, batch_size=128, epochs=epochs, verbose=verbose, shuffle=True)
+    fit_verbosity = 0 if not verbose else (1 if sys.stdout.isatty() else 2)  # a bar only on a terminal
+    model.fit(scale_images(x_train), y_train, batch_size=BATCH_SIZE, epochs=epochs, verbose=fit_verbosity,
+              shuffle=True)
     accuracy = _accuracy(model, x_test, y_test)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with atomic_path(path) as partial:
