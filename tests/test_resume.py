@@ -64,7 +64,12 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
     assert process.returncode == 0, stderr
     assert "stopped by SIGTERM" in stdout and f"--resume {run_dir}" in stdout
     stopped_at = max(int(name[5:12]) for name in os.listdir(run_dir / "checkpoints"))
-    assert stopped_at > 0 and (run_dir / f"grid_{stopped_at:07d}.png").exists()
+    assert stopped_at > 0
+    with np.load(run_dir / "checkpoints" / f"ckpt_{stopped_at:07d}.npz") as checkpoint:
+        at_stop = [checkpoint[f"generator/{i}"] for i in range(len(checkpoint.files)) if f"generator/{i}" in checkpoint.files]
+    saved = weights(run_dir / "generator.keras")
+    assert len(saved) == len(at_stop) and all(np.array_equal(a, b) for a, b in zip(saved, at_stop))
+    assert sorted(n for n in os.listdir(run_dir) if n.startswith("grid_")) == ["grid_0000000.png"]
     resumed = run_script("train.py", "--resume", str(run_dir), "--epochs", str(stopped_at + 2), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
 

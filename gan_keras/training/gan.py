@@ -42,8 +42,9 @@ class GeneratorTrainer(keras.Model):
         with tf.GradientTape() as tape:
             # D runs in training mode (its Dropout active), as in the notebook's combined model.
             loss = self.bce(target, self(noise, training=True))
+            scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling under fp16; else unchanged
         generator_weights = self.generator.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, generator_weights), generator_weights)
+        self.optimizer.apply(tape.gradient(scaled_loss, generator_weights), generator_weights)
         return {"loss": loss}
 
 
@@ -68,10 +69,19 @@ def build_gan(latent_dim: int = 100, lr: float = 2e-4, beta1: float = 0.5,
               dropout: float | None = None, mixed_precision: str = "none") -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
-    ``mixed_precision`` sets Keras's global dtype policy before the models are
-    built; under fp16, ``compile`` wraps each Adam in a LossScaleOptimizer.
+    ``mixed_precision`` sets Keras's dtype policy while the models are built
+    (and restores the previous one after); under fp16, ``compile`` wraps each
+    Adam in a LossScaleOptimizer.
     """
+    previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
+    try:
+        return _build_and_compile(latent_dim, lr, beta1, dropout)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _build_and_compile(latent_dim: int, lr: float, beta1: float, dropout: float | None) -> GanModels:
     generator = build_generator(latent_dim)
     discriminator = build_discriminator() if dropout is None else build_discriminator(dropout=dropout)
     discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1),

@@ -96,9 +96,11 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
         fixed_noise = rng.normal(size=(GRID_ROWS * GRID_COLS, config.latent_dim)).astype(np.float32)
         np.save(os.path.join(run_dir, FIXED_NOISE_FILE), fixed_noise)
 
-    def save_progress(iteration: int) -> None:
+    def save_grid_at(iteration: int) -> None:
         save_grid(models.generator.predict_on_batch(fixed_noise),
                   os.path.join(run_dir, grid_name(iteration)), GRID_ROWS, GRID_COLS)
+
+    def save_models() -> None:
         for model, name in ((models.generator, GENERATOR_FILE), (models.discriminator, DISCRIMINATOR_FILE)):
             with atomic_path(os.path.join(run_dir, name)) as partial:
                 model.save(partial)
@@ -109,7 +111,8 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
     log = LossLog(os.path.join(run_dir, LOSSES_CSV), pending)
     if not resuming:
         with _writing(run_dir):
-            save_progress(0)
+            save_grid_at(0)
+            save_models()
             checkpoint(0)
     stop = StopRequest()
     bar = progress_bar(config.epochs, start, show_progress)
@@ -138,8 +141,11 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
                     bar.set_postfix_str(_format(means, ("d_loss", "d_acc", "g_loss"))
                                         + log.score_text, refresh=False)
                 bar.update(1)
-                if iteration % config.save_interval == 0 or last or stop.requested:
-                    save_progress(iteration)
+                on_interval = iteration % config.save_interval == 0 or last
+                if on_interval:
+                    save_grid_at(iteration)
+                if on_interval or stop.requested:
+                    save_models()
                 if iteration % checkpoint_interval == 0 or last or stop.requested:
                     checkpoint(iteration)
             if stop.requested:
