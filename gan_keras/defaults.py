@@ -56,6 +56,8 @@ class TrainConfig:
         default=None,
         metadata={"help": "write a checkpoint every N iterations (default: the save interval)"})
     keep_checkpoints: int = dataclasses.field(default=2, metadata={"help": "checkpoints to keep"})
+    no_tensorboard: bool = dataclasses.field(
+        default=False, metadata={"help": "do not write TensorBoard logs to RUN_DIR/tensorboard"})
     deterministic: bool = dataclasses.field(
         default=False,
         metadata={"help": "make TensorFlow ops deterministic (slower; for bit-exact resume checks)"})

@@ -89,6 +89,10 @@ def check_run(run_dir: str, epochs: int, interval: int) -> list[str]:
         with Image.open(os.path.join(run_dir, name)) as image:
             image.load()
     keras.saving.load_model(os.path.join(run_dir, "generator.keras"))
+    from gan_keras.training.tensorboard_log import read_scalars
+
+    if [step for step, tag, _ in read_scalars(run_dir) if tag == "g_loss"] != list(range(1, epochs + 1)):
+        problems.append("TensorBoard scalars do not hold every iteration exactly once")
     leftovers = [n for n in os.listdir(run_dir) + os.listdir(os.path.join(run_dir, "checkpoints")) if "partial" in n]
     if leftovers:
         problems.append(f"temporary files left: {leftovers}")
@@ -115,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     problems = check_run(run_dir, args.epochs, args.interval) if final.returncode == 0 else [final.stderr.strip()]
     worst = max((kill.lost for kill in rounds), default=0)
     print(f"most iterations lost to one kill: {worst} (limit: {args.interval})")
-    print("final run: " + ("complete: every iteration logged once, all grids readable, generator loads, "
-                           "no temporary files" if not problems else "; ".join(problems)))
+    print("final run: " + ("complete: every iteration logged once in losses.csv and TensorBoard, all grids "
+                           "readable, generator loads, no temporary files" if not problems else "; ".join(problems)))
     return 0 if not problems and worst <= args.interval else 1
 
 

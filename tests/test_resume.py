@@ -47,6 +47,10 @@ def test_stopped_and_resumed_equals_one_go(tmp_path, small_mnist):
     assert grids == sorted(p for p in os.listdir(halves) if p.startswith("grid_"))
     assert (whole / grids[-1]).read_bytes() == (halves / grids[-1]).read_bytes()
     assert sorted(os.listdir(whole / "checkpoints")) == ["ckpt_0000009.npz", "ckpt_0000012.npz"]
+    from gan_keras.training.tensorboard_log import read_scalars
+
+    assert read_scalars(str(halves)) == read_scalars(str(whole))  # TensorBoard continues, no duplicates
+    assert [step for step, tag, _ in read_scalars(str(halves)) if tag == "g_loss"] == [3, 6, 9, 12]
 
 
 def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
@@ -111,15 +115,15 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small
 
 
 def test_full_disk_is_one_clear_error_and_keeps_earlier_results(tmp_path, small_mnist, monkeypatch):
-    real_save_grid, calls = loop.save_grid, []
+    real_save_png, calls = loop.save_png, []
 
-    def disk_fills(images, path, *args):
+    def disk_fills(pixels, path):
         calls.append(path)
         if len(calls) == 3:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
-        real_save_grid(images, path, *args)
+        real_save_png(pixels, path)
 
-    monkeypatch.setattr(loop, "save_grid", disk_fills)
+    monkeypatch.setattr(loop, "save_png", disk_fills)
     with pytest.raises(GanKerasError, match="No space left on device"):
         loop.train(small_config(tmp_path, small_mnist), show_progress=False)
     run_dir = tmp_path / "run"

@@ -147,3 +147,30 @@ def test_eval_interval_scores_into_csv_and_plot(tmp_path, small_mnist):
     assert all(1.0 <= float(row["inception_score"]) <= 10.0 for row in rows if row["inception_score"])
     with Image.open(run_dir / "losses.png") as plot:
         assert plot.size[1] == 900  # three panels: losses, accuracy, Frechet distance
+
+
+def test_tensorboard_events(trained_run):
+    import tensorflow as tf
+
+    from gan_keras.training.tensorboard_log import TENSORBOARD_DIR, read_scalars
+
+    scalars = read_scalars(trained_run)
+    assert [step for step, tag, _ in scalars if tag == "d_loss"] == [2, 4, 6]
+    assert {tag for _, tag, _ in scalars} == {"d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake"}
+    images = []
+    folder = os.path.join(trained_run, TENSORBOARD_DIR)
+    for name in os.listdir(folder):
+        for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            images += [(event.step, value.tag) for value in event.summary.value
+                       if value.metadata.plugin_data.plugin_name == "images"]
+    assert sorted(images) == sorted((step, tag) for step in (0, 3, 6)
+                                    for tag in ("generated (fixed noise)", "real"))
+
+
+def test_no_tensorboard(tmp_path, small_mnist):
+    run_dir = tmp_path / "run"
+    result = run_script("train.py", "--epochs", "2", "--batch-size", "8", "--data", small_mnist,
+                        "--out", str(run_dir), "--no-tensorboard", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert not (run_dir / "tensorboard").exists()

@@ -21,7 +21,7 @@ from gan_keras.data import Dataset, load_dataset, scale_images
 from gan_keras.defaults import GRID_COLS, GRID_ROWS, TrainConfig, validate
 from gan_keras.errors import GanKerasError, UsageError
 from gan_keras.files import atomic_path
-from gan_keras.images import GRID_PATTERN, grid_name, save_grid
+from gan_keras.images import GRID_PATTERN, grid_name, save_png, tile, to_uint8
 from gan_keras.plots import plot_losses
 from gan_keras.run_dir import (DISCRIMINATOR_FILE, FIXED_NOISE_FILE, GENERATOR_FILE, LOSSES_CSV,
                                LOSSES_PLOT, new_run_dir, read_config, write_config)
@@ -66,6 +66,7 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
     import keras
     import tensorflow as tf
 
+    from gan_keras.training import tensorboard_log
     from gan_keras.training.checkpoints import restore_latest, save_checkpoint
     from gan_keras.training.gan import build_gan
 
@@ -90,15 +91,22 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
         if start >= config.epochs:
             raise UsageError(f"{run_dir} already has {start:,} iterations; pass a larger --epochs to go on")
         _rewind_outputs(run_dir, start)
+        tensorboard_log.rewind(run_dir, start)
         print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
     else:
         start, pending = 0, []
         fixed_noise = rng.normal(size=(GRID_ROWS * GRID_COLS, config.latent_dim)).astype(np.float32)
         np.save(os.path.join(run_dir, FIXED_NOISE_FILE), fixed_noise)
 
+    board = None if config.no_tensorboard else tensorboard_log.TensorBoardLog(run_dir)
+    real_grid = tile(to_uint8(images[np.random.default_rng(0).choice(len(images), GRID_ROWS * GRID_COLS)]),
+                     GRID_ROWS, GRID_COLS)
+
     def save_grid_at(iteration: int) -> None:
-        save_grid(models.generator.predict_on_batch(fixed_noise),
-                  os.path.join(run_dir, grid_name(iteration)), GRID_ROWS, GRID_COLS)
+        grid = tile(to_uint8(models.generator.predict_on_batch(fixed_noise)), GRID_ROWS, GRID_COLS)
+        save_png(grid, os.path.join(run_dir, grid_name(iteration)))
+        if board:
+            board.grids(iteration, grid, real_grid)
 
     def save_models() -> None:
         for model, name in ((models.generator, GENERATOR_FILE), (models.discriminator, DISCRIMINATOR_FILE)):
@@ -106,6 +114,8 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
                 model.save(partial)
 
     def checkpoint(iteration: int) -> None:
+        if board:
+            board.flush()  # the logs on disk then reach at least this checkpoint
         save_checkpoint(run_dir, models, iteration, fixed_noise, rng, log.pending, config.keep_checkpoints)
 
     log = LossLog(os.path.join(run_dir, LOSSES_CSV), pending)
@@ -137,9 +147,11 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
                               "rarest_class_share": scores.rarest_class_share}
             with _writing(run_dir):
                 if iteration % config.log_interval == 0 or last or evaluating:
-                    means = log.flush(iteration)
-                    bar.set_postfix_str(_format(means, ("d_loss", "d_acc", "g_loss"))
-                                        + log.score_text, refresh=False)
+                    row = log.flush(iteration)
+                    bar.set_postfix_str(_format(row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
+                                        refresh=False)
+                    if board:
+                        board.scalars(iteration, row)
                 bar.update(1)
                 on_interval = iteration % config.save_interval == 0 or last
                 if on_interval:
@@ -154,6 +166,8 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
         bar.close()
         log.close()
         stop.release()
+        if board:
+            board.close()
     elapsed = time.perf_counter() - started
     done = iteration - start
     if stop.requested and iteration < config.epochs:
@@ -230,16 +244,20 @@ class LossLog:
         self.pending.append(losses)
 
     def flush(self, iteration: int) -> dict[str, float]:
-        """Write one row: mean losses since the last row, and scores if some were just computed."""
+        """Write one row: mean losses since the last row, and scores if some were just computed.
+
+        Returns the row's values (losses, and the scores when present).
+        """
         means = {name: float(np.mean([row[name] for row in self.pending])) for name in LOSS_COLUMNS}
         scores = [f"{self.scores[name]:.6f}" if name in self.scores else "" for name in SCORE_COLUMNS]
         self.writer.writerow([iteration] + [f"{means[name]:.6f}" for name in LOSS_COLUMNS] + scores)
         self.handle.flush()
         if self.scores:
             self.score_text = f", FD={self.scores['frechet_distance']:.2f}"
+        row = {**means, **self.scores}
         self.pending.clear()
         self.scores = {}
-        return means
+        return row
 
     def close(self) -> None:
         self.handle.close()
