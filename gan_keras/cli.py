@@ -11,7 +11,8 @@ import sys
 import traceback
 from collections.abc import Callable
 
-from gan_keras.defaults import GIF_FRAME_SECONDS, GRID_COLS, GRID_ROWS, TrainConfig
+from gan_keras.defaults import (GIF_FRAME_SECONDS, GRID_COLS, GRID_ROWS, WALK_FRAME_SECONDS, WALK_POINTS,
+                                WALK_STEPS, TrainConfig)
 from gan_keras.errors import GanKerasError
 
 TYPES = {"int": int, "float": float, "str": str}
@@ -64,6 +65,21 @@ def sample_parser() -> argparse.ArgumentParser:
                         help="number of images for a folder of PNGs or an .npy file "
                              "(default: rows x cols)")
     parser.add_argument("--seed", type=int, default=None, help="noise seed (same seed, same images)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--digit", type=int, default=None,
+                       help="conditional generators: draw only this class (0-9)")
+    which.add_argument("--per-class", action="store_true",
+                       help="conditional generators: a grid with one row per class, --cols samples each")
+    which.add_argument("--interpolate", action="store_true",
+                       help="write an animated GIF (--out *.gif) walking the latent space between random "
+                            "points, each grid cell on its own path; a conditional generator walks from "
+                            "each class to the next")
+    parser.add_argument("--points", type=int, default=WALK_POINTS,
+                        help="--interpolate: random points on each closed walk (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=WALK_STEPS,
+                        help="--interpolate: frames between two points (default %(default)s)")
+    parser.add_argument("--duration", type=float, default=WALK_FRAME_SECONDS,
+                        help="--interpolate: seconds per frame (default %(default)s)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output")
     add_debug_argument(parser)
     return parser

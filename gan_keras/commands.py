@@ -27,24 +27,31 @@ def train_command(args: argparse.Namespace) -> None:
 def sample_command(args: argparse.Namespace) -> None:
     import numpy as np
 
+    from gan_keras import sampling
     from gan_keras.images import save_grid, save_png, to_uint8
-    from gan_keras.sampling import generate, load_generator
 
-    if args.rows < 1 or args.cols < 1 or args.rows * args.cols > 10_000:
-        raise UsageError("--rows and --cols must be positive, with at most 10,000 cells")
-    count = args.count if args.count is not None else args.rows * args.cols
-    if not 1 <= count <= 1_000_000:
-        raise UsageError(f"--count must be between 1 and 1,000,000, got {count}")
-    writes_grid = args.out.lower().endswith(".png")
-    if writes_grid and args.count is not None and count != args.rows * args.cols:
-        raise UsageError("a .png output is one rows x cols grid; use a folder or .npy for --count")
-    if os.path.exists(args.out) and not args.force and not (os.path.isdir(args.out) and not os.listdir(args.out)):
-        raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
-    generator = load_generator(args.generator)
-    images = generate(generator, count, args.seed)
-    if writes_grid:
-        save_grid(images, args.out, args.rows, args.cols)
-        print(f"wrote a {args.rows}x{args.cols} grid to {args.out}")
+    _check_sample_arguments(args)
+    generator = sampling.load_generator(args.generator)
+    classes = sampling.class_count(generator)
+    if (args.digit is not None or args.per_class) and classes is None:
+        raise UsageError(f"{args.generator} is not a conditional generator: --digit and --per-class need "
+                         f"one (train with --conditional)")
+    if args.digit is not None and not 0 <= args.digit < classes:
+        raise UsageError(f"--digit must be between 0 and {classes - 1}, got {args.digit}")
+    if args.interpolate:
+        _write_latent_walk(generator, args)
+        return
+    rows = classes if args.per_class else args.rows
+    count = args.count if args.count is not None else rows * args.cols
+    labels = None
+    if args.digit is not None:
+        labels = np.full(count, args.digit)
+    elif args.per_class:
+        labels = np.repeat(np.arange(classes), args.cols)
+    images = sampling.generate(generator, count, args.seed, labels)
+    if args.out.lower().endswith(".png"):
+        save_grid(images, args.out, rows, args.cols)
+        print(f"wrote a {rows}x{args.cols} grid to {args.out}")
     elif args.out.lower().endswith(".npy"):
         np.save(args.out, to_uint8(images))
         print(f"wrote {count} uint8 images to {args.out}")
@@ -53,6 +60,44 @@ def sample_command(args: argparse.Namespace) -> None:
         for index, pixels in enumerate(to_uint8(images)):
             save_png(pixels, os.path.join(args.out, f"sample_{index:06d}.png"))
         print(f"wrote {count} PNG images to {args.out}/")
+
+
+def _check_sample_arguments(args: argparse.Namespace) -> None:
+    """Refuse nonsense before the model is loaded, and never overwrite an output silently."""
+    if args.rows < 1 or args.cols < 1 or args.rows * args.cols > 10_000:
+        raise UsageError("--rows and --cols must be positive, with at most 10,000 cells")
+    count = args.count if args.count is not None else args.rows * args.cols
+    if not 1 <= count <= 1_000_000:
+        raise UsageError(f"--count must be between 1 and 1,000,000, got {count}")
+    writes_grid = args.out.lower().endswith(".png")
+    if writes_grid and args.count is not None and not args.per_class and count != args.rows * args.cols:
+        raise UsageError("a .png output is one rows x cols grid; use a folder or .npy for --count")
+    if args.per_class and args.count is not None:
+        raise UsageError("--per-class draws --cols samples of each class; leave out --count")
+    if args.interpolate:
+        if not args.out.lower().endswith(".gif"):
+            raise UsageError("--interpolate writes an animation: give --out a .gif path")
+        if not (2 <= args.points <= 100 and 1 <= args.steps <= 1000 and args.points * args.steps <= 5000):
+            raise UsageError("--points must be 2-100 and --steps 1-1,000, with at most 5,000 frames")
+        if not 0.01 <= args.duration <= 60:
+            raise UsageError(f"--duration must be between 0.01 and 60 seconds, got {args.duration}")
+    elif args.out.lower().endswith(".gif"):
+        raise UsageError("a .gif output is an animation: add --interpolate")
+    if os.path.exists(args.out) and not args.force and not (os.path.isdir(args.out) and not os.listdir(args.out)):
+        raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
+
+
+def _write_latent_walk(generator, args: argparse.Namespace) -> None:
+    from PIL import Image
+
+    from gan_keras import sampling
+    from gan_keras.images import save_gif, tile, to_uint8
+
+    frames = sampling.latent_walk(generator, args.rows * args.cols, args.points, args.steps, args.seed)
+    pictures = [Image.fromarray(tile(to_uint8(frame), args.rows, args.cols)) for frame in frames]
+    save_gif(pictures, args.out, args.duration)
+    what = "class to class" if sampling.class_count(generator) else f"through {args.points} points"
+    print(f"wrote {args.out}: {len(pictures)} frames of a {args.rows}x{args.cols} latent walk ({what})")
 
 
 def gif_command(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gan_keras.defaults import CLASSES
 from gan_keras.errors import DataError
 
 DATASETS = ("mnist", "fashion_mnist")
@@ -130,6 +131,10 @@ def _validated(arrays: dict[str, np.ndarray], source: str) -> Dataset:
         raise DataError(f"{source}: x_train holds no images")
     if len(y_train) != len(x_train) or len(y_test) != len(x_test):
         raise DataError(f"{source}: image and label counts differ")
+    for key in ("y_train", "y_test"):
+        labels = np.asarray(arrays[key])
+        if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= CLASSES):
+            raise DataError(f"{source}: {key} must hold integer class labels 0-{CLASSES - 1}")
     return Dataset(arrays["x_train"], np.asarray(y_train, dtype=np.int64),
                    arrays["x_test"], np.asarray(y_test, dtype=np.int64), source)
 

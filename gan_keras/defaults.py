@@ -10,6 +10,35 @@ import dataclasses
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True)
+class ModelDefaults:
+    """A model family's own training settings, as its seed document uses them.
+
+    ``d_update`` is how the discriminator learns each iteration: ``separate`` is
+    the notebook's (one Adam step on a real batch, then one on a fake batch made
+    by G in inference mode); ``joint`` is the PyTorch documents' (fakes from G in
+    training mode, one Adam step on ``d_loss_scale * (loss_real + loss_fake)``).
+    The generator always takes its step on fresh noise.
+    """
+
+    latent_dim: int
+    batch_size: int
+    lr: float
+    beta1: float
+    d_update: str
+    d_loss_scale: float
+    source: str
+
+
+MODEL_DEFAULTS = {
+    "dcgan": ModelDefaults(100, 32, 2e-4, 0.5, "separate", 1.0, "keras_dcgan_notebook.ipynb"),
+    "mlp": ModelDefaults(100, 64, 2e-4, 0.9, "joint", 1.0, "pytorch_simple_gan.md"),
+    "mlp-bn": ModelDefaults(100, 64, 2e-4, 0.5, "joint", 0.5, "pytorch_mlp_gan_and_cgan.md"),
+    "fc": ModelDefaults(64, 32, 3e-4, 0.9, "joint", 0.5, "pytorch_fc_gan_tensorboard.md"),
+}
+PER_MODEL = " (default: the model's own, see --model)"
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs to know. Field metadata holds the ``--help`` text."""
@@ -18,14 +47,29 @@ class TrainConfig:
         default=3000,
         metadata={"help": "training ITERATIONS, one batch each (the notebook's meaning of "
                           "'epochs'; not passes over the data)"})
-    batch_size: int = dataclasses.field(default=32, metadata={"help": "images per batch"})
+    model: str = dataclasses.field(
+        default="dcgan",
+        metadata={"help": "dcgan: the notebook's; mlp: 100-128-784 MLPs; mlp-bn: MLPs with BatchNorm "
+                          "(G 256-512-1024, D 512-256); fc: one hidden layer each, z of 64. Each brings its "
+                          "own batch size, latent size, learning rate and beta_1: " + ", ".join(
+                              f"{name} {d.batch_size}/{d.latent_dim}/{d.lr:g}/{d.beta1:g}"
+                              for name, d in MODEL_DEFAULTS.items()),
+                  "choices": tuple(MODEL_DEFAULTS)})
+    conditional: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "condition G and D on the class label (a label embedding joined to the noise "
+                          "and to D's input); grids get one row per class"})
+    batch_size: int | None = dataclasses.field(default=None, metadata={"help": "images per batch" + PER_MODEL})
     save_interval: int = dataclasses.field(
         default=5000,
         metadata={"help": "write a 5x5 grid and the models every N iterations "
                           "(iteration 0 and the last one too)"})
-    latent_dim: int = dataclasses.field(default=100, metadata={"help": "length of the noise vector"})
-    lr: float = dataclasses.field(default=2e-4, metadata={"help": "Adam learning rate (both models)"})
-    beta1: float = dataclasses.field(default=0.5, metadata={"help": "Adam beta_1 (both models)"})
+    latent_dim: int | None = dataclasses.field(
+        default=None, metadata={"help": "length of the noise vector" + PER_MODEL})
+    lr: float | None = dataclasses.field(
+        default=None, metadata={"help": "Adam learning rate, both models" + PER_MODEL})
+    beta1: float | None = dataclasses.field(
+        default=None, metadata={"help": "Adam beta_1, both models" + PER_MODEL})
     seed: int | None = dataclasses.field(
         default=None, metadata={"help": "random seed; the same seed gives the same losses on the CPU"})
     log_interval: int = dataclasses.field(
@@ -69,13 +113,31 @@ class TrainConfig:
 
 GRID_ROWS = 5
 GRID_COLS = 5
+CLASSES = 10  # MNIST and Fashion-MNIST; a conditional run's grids have one row per class
+CLASS_GRID_COLS = 10
 RUNS_ROOT = "runs"
 GIF_FRAME_SECONDS = 0.5
+WALK_POINTS = 4
+WALK_STEPS = 12
+WALK_FRAME_SECONDS = 0.08
 
 
 def config_from_namespace(namespace: object) -> TrainConfig:
     """Build a TrainConfig from parsed arguments: the fields given, defaults for the rest."""
-    return TrainConfig(**given_fields(namespace))
+    return with_model_defaults(TrainConfig(**given_fields(namespace)))
+
+
+def with_model_defaults(config: TrainConfig) -> TrainConfig:
+    """Fill the settings left unset (None) from the model's row of MODEL_DEFAULTS."""
+    if config.model not in MODEL_DEFAULTS:
+        from gan_keras.errors import UsageError
+
+        raise UsageError(f"--model must be one of {', '.join(MODEL_DEFAULTS)}, got {config.model!r}")
+    own = MODEL_DEFAULTS[config.model]
+    for name in ("latent_dim", "batch_size", "lr", "beta1"):
+        if getattr(config, name) is None:
+            setattr(config, name, getattr(own, name))
+    return config
 
 
 def given_fields(namespace: object) -> dict:
@@ -99,6 +161,7 @@ def validate(config: TrainConfig) -> None:
     """Refuse zero, negative and absurd settings with one clear message (exit code 2)."""
     from gan_keras.errors import UsageError
 
+    with_model_defaults(config)
     for name, (low, high) in LIMITS.items():
         value = getattr(config, name)
         if not low <= value <= high:

@@ -95,6 +95,12 @@ def write_gif(frame_paths: list[str], out_path: str, seconds_per_frame: float,
             raise DataError(f"{path} is {frame.size[0]}x{frame.size[1]}, but the first frame is "
                             f"{frames[0].size[0]}x{frames[0].size[1]}: frames must share one size")
         frames.append(frame)
+    return save_gif(frames, out_path, seconds_per_frame, captions)
+
+
+def save_gif(frames: list[Image.Image], out_path: str, seconds_per_frame: float,
+             captions: list[str] | None = None) -> int:
+    """Write frames (greyscale images) as a GIF that loops forever, atomically; returns their number."""
     if captions is not None:
         frames = [caption(frame, text) for frame, text in zip(frames, captions)]
     with atomic_path(out_path) as partial:

@@ -21,13 +21,23 @@ def run_evaluate(cache, *args):
                           text=True, timeout=600, cwd=ROOT, env=env)
 
 
-def test_calibration_orders_real_noise_and_collapse(cache, small_mnist, monkeypatch):
-    monkeypatch.setenv("GAN_KERAS_CACHE", cache)
+@pytest.fixture(scope="module")
+def evaluator(cache, small_mnist):
     from gan_keras.data import load_local
-    from gan_keras.evaluation.evaluator import Evaluator, calibration_sets
+    from gan_keras.evaluation.evaluator import Evaluator
+
+    os.environ["GAN_KERAS_CACHE"] = cache
+    try:
+        return Evaluator(load_local(small_mnist), verbose=0, classifier_epochs=15)  # 500 digits: more passes
+    finally:
+        del os.environ["GAN_KERAS_CACHE"]
+
+
+def test_calibration_orders_real_noise_and_collapse(evaluator, small_mnist):
+    from gan_keras.data import load_local
+    from gan_keras.evaluation.evaluator import calibration_sets
 
     dataset = load_local(small_mnist)
-    evaluator = Evaluator(dataset, verbose=0, classifier_epochs=15)  # 500 digits need more passes
     assert evaluator.classifier_accuracy > 0.8
     scores = {name: evaluator.score(images) for name, images in calibration_sets(dataset, 300).items()}
     real, noise, collapse = scores.values()
@@ -36,6 +46,33 @@ def test_calibration_orders_real_noise_and_collapse(cache, small_mnist, monkeypa
     assert collapse.inception_score == pytest.approx(1.0, abs=0.05)
     assert collapse.rarest_class_share == 0.0 and real.rarest_class_share > 0.02
     assert real.memorization_share == 1.0  # training images are their own nearest neighbours
+
+
+def class_mean_generator(dataset, order):
+    """A conditional 'generator' that ignores its noise and draws the mean training image of class order[k]."""
+    import keras
+
+    from gan_keras.data import scale_images
+
+    images = scale_images(dataset.x_train).reshape(len(dataset.x_train), -1)
+    means = np.stack([images[dataset.y_train == digit].mean(axis=0) for digit in order])
+    noise, label = keras.Input((4,), name="noise"), keras.Input((10,), name="label")
+    pixels = keras.layers.Dense(784, use_bias=False, name="class_means")(label)
+    model = keras.Model([noise, label], keras.layers.Reshape((28, 28, 1))(pixels))
+    model.get_layer("class_means").set_weights([means])
+    return model
+
+
+def test_conditional_accuracy(evaluator, small_mnist):
+    from gan_keras.data import load_local
+
+    dataset = load_local(small_mnist)
+    right = evaluator.score_generator(class_mean_generator(dataset, range(10)), 200, seed=0)
+    shifted = evaluator.score_generator(class_mean_generator(dataset, [(d + 1) % 10 for d in range(10)]), 200)
+    assert right.conditional_accuracy >= 0.5 and shifted.conditional_accuracy <= 0.2  # means: blurry digits
+    assert "conditional accuracy" in right.line()
+    unconditional = evaluator.score(np.zeros((20, 28, 28, 1), "float32"))
+    assert unconditional.conditional_accuracy is None and "conditional" not in unconditional.line()
 
 
 def test_command_line_end_to_end_reuses_cached_classifier(cache, small_mnist, trained_run):

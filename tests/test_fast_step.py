@@ -52,3 +52,58 @@ def test_fast_step_moves_weights_it_should(inputs):
     step(*inputs[0])
     assert all(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, models.discriminator.trainable_weights))
     assert all(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, models.generator.trainable_weights))
+
+
+def family_inputs(latent, conditional, seed=5):
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(3):
+        one_hot = (lambda: np.eye(10, dtype="float32")[rng.integers(0, 10, BATCH)]) if conditional else (
+            lambda: None)
+        batches.append((rng.uniform(-1, 1, (BATCH, 28, 28, 1)).astype("float32"),
+                        rng.normal(size=(BATCH, latent)).astype("float32"),
+                        rng.normal(size=(BATCH, latent)).astype("float32"), one_hot(), one_hot(), one_hot()))
+    return batches
+
+
+@pytest.mark.parametrize("family,conditional", [("mlp", False), ("mlp-bn", False), ("fc", False),
+                                                ("mlp-bn", True), ("dcgan", True)])
+def test_both_paths_agree_for_every_family(family, conditional):
+    """Joint D updates (the MLP families) and conditional models, on both training paths."""
+    classes = 10 if conditional else None
+
+    def fresh():
+        keras.utils.set_random_seed(3)
+        return build_gan(model=family, classes=classes, dropout=0.0)
+
+    reference, fast = fresh(), fresh()
+    notebook_step, fast_step = NotebookStep(reference, BATCH), FastStep(fast, BATCH)
+    from gan_keras.sampling import latent_dim
+
+    latent = latent_dim(reference.generator)
+    for batch in family_inputs(latent, conditional):
+        expected, got = notebook_step(*batch), fast_step(*batch)
+        for name in expected:
+            assert got[name] == pytest.approx(expected[name], rel=1e-4, abs=1e-5), name
+    for model_a, model_b in ((reference.generator, fast.generator),
+                             (reference.discriminator, fast.discriminator)):
+        for a, b in zip(model_a.weights, model_b.weights):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
+    d_steps = 1 if reference.d_update == "joint" else 2
+    assert fast.discriminator.optimizer.iterations.numpy() == d_steps * 3
+
+
+def test_joint_update_minimises_the_scaled_sum():
+    """mlp-bn's D step follows 0.5 * (loss_real + loss_fake): one Adam step, as in its seed."""
+    keras.utils.set_random_seed(3)
+    models = build_gan(model="mlp-bn")
+    assert models.d_update == "joint" and models.d_loss_scale == 0.5
+    real, noise_d, noise_g, *_ = family_inputs(100, False)[0]
+    d_before = [w.numpy().copy() for w in models.discriminator.trainable_weights]
+    g_before = [w.numpy().copy() for w in models.generator.trainable_weights]
+    losses = FastStep(models, BATCH)(real, noise_d, noise_g)
+    assert losses["d_loss"] == pytest.approx(0.5 * (losses["d_loss_real"] + losses["d_loss_fake"]))
+    assert models.discriminator.optimizer.iterations.numpy() == 1
+    assert models.combined.optimizer.iterations.numpy() == 1
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, models.discriminator.trainable_weights))
+    assert all(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, models.generator.trainable_weights))

@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from gan_keras.models import build_discriminator, build_generator
 
@@ -52,3 +53,69 @@ def test_layers_are_named():
         names = [layer.name for layer in model.layers]
         assert len(set(names)) == len(names)
         assert not any(name.startswith(("dense", "conv2d", "batch_normalization")) for name in names)
+
+
+def dense_units(model):
+    return [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def activations(model):
+    """Activation layers and Dense activations, in order, as (kind, slope) pairs."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.LeakyReLU):
+            found.append(("leaky_relu", layer.negative_slope))
+        elif isinstance(layer, keras.layers.ReLU):
+            found.append(("relu", None))
+        elif isinstance(layer, keras.layers.Dense) and layer.activation.__name__ != "linear":
+            found.append((layer.activation.__name__, None))
+    return found
+
+
+def test_mlp_families_match_their_seed_documents():
+    from gan_keras.models import build_pair
+
+    generator, discriminator = build_pair("mlp", 100)
+    assert dense_units(generator) == [128, 784] and dense_units(discriminator) == [128, 1]
+    assert activations(generator) == [("relu", None), ("tanh", None)]
+    assert activations(discriminator) == [("leaky_relu", 0.2), ("sigmoid", None)]
+
+    generator, discriminator = build_pair("mlp-bn", 100)
+    assert dense_units(generator) == [256, 512, 1024, 784] and dense_units(discriminator) == [512, 256, 1]
+    assert layer_kinds(generator)[:3] == ["Dense", "LeakyReLU", "BatchNormalization"]  # the seed's order
+    assert sum(kind == "BatchNormalization" for kind in layer_kinds(generator)) == 3
+    assert "BatchNormalization" not in layer_kinds(discriminator)
+
+    generator, discriminator = build_pair("fc", 64)
+    assert generator.input_shape == (None, 64)
+    assert dense_units(generator) == [256, 784] and dense_units(discriminator) == [128, 1]
+    assert activations(generator) == [("leaky_relu", 0.01), ("tanh", None)]
+    assert activations(discriminator) == [("leaky_relu", 0.01), ("sigmoid", None)]
+
+
+@pytest.mark.parametrize("family", ["dcgan", "mlp", "mlp-bn", "fc"])
+def test_conditional_models_take_a_class(family):
+    from gan_keras.models import build_pair
+
+    generator, discriminator = build_pair(family, 8, classes=10)
+    assert generator.input_shape == [(None, 8), (None, 10)]
+    assert discriminator.input_shape == [(None, 28, 28, 1), (None, 10)]
+    noise = np.random.default_rng(0).normal(size=(4, 8)).astype("float32")
+    digits = np.eye(10, dtype="float32")[[0, 1, 2, 3]]
+    other = np.eye(10, dtype="float32")[[5, 5, 5, 5]]
+    images = np.asarray(generator([noise, digits], training=False))
+    assert images.shape == (4, 28, 28, 1)
+    assert not np.allclose(images, generator([noise, other], training=False))  # the class matters
+    assert discriminator([images, digits]).shape == (4, 1)
+
+
+def test_model_table_gives_defaults_and_flags_override():
+    from gan_keras.defaults import MODEL_DEFAULTS, TrainConfig, with_model_defaults
+
+    fc = with_model_defaults(TrainConfig(model="fc"))
+    assert (fc.latent_dim, fc.batch_size, fc.lr, fc.beta1) == (64, 32, 3e-4, 0.9)
+    mlp = with_model_defaults(TrainConfig(model="mlp", batch_size=8, lr=1e-3))
+    assert (mlp.latent_dim, mlp.batch_size, mlp.lr) == (100, 8, 1e-3)
+    dcgan = with_model_defaults(TrainConfig())
+    assert (dcgan.latent_dim, dcgan.batch_size, dcgan.lr, dcgan.beta1) == (100, 32, 2e-4, 0.5)
+    assert MODEL_DEFAULTS["mlp-bn"].d_loss_scale == 0.5 and MODEL_DEFAULTS["dcgan"].d_update == "separate"

@@ -24,10 +24,14 @@ class Scores:
     class_shares: list[float]
     rarest_class_share: float
     memorization_share: float
+    conditional_accuracy: float | None = None
 
     def line(self) -> str:
-        return (f"FD {self.frechet_distance:8.3f}   IS {self.inception_score:5.2f}   "
+        text = (f"FD {self.frechet_distance:8.3f}   IS {self.inception_score:5.2f}   "
                 f"rarest class {self.rarest_class_share:6.1%}   memorized {self.memorization_share:6.1%}")
+        if self.conditional_accuracy is not None:
+            text += f"   conditional accuracy {self.conditional_accuracy:6.1%}"
+        return text
 
 
 class Evaluator:
@@ -53,8 +57,12 @@ class Evaluator:
             np.asarray(images, np.float32), batch_size=500, verbose=0)
         return np.asarray(features, np.float64), np.asarray(probabilities, np.float64)
 
-    def score(self, images: np.ndarray) -> Scores:
-        """All scores for images in [-1, 1], shaped (N, 28, 28, 1)."""
+    def score(self, images: np.ndarray, asked: np.ndarray | None = None) -> Scores:
+        """All scores for images in [-1, 1], shaped (N, 28, 28, 1).
+
+        ``asked``: the classes a conditional generator was asked for; the
+        conditional accuracy is the share the classifier labels as asked.
+        """
         features, probabilities = self.embed(images)
         shares = metrics.class_histogram(probabilities, self.classes)
         return Scores(
@@ -66,12 +74,17 @@ class Evaluator:
             rarest_class_share=float(shares.min()),
             memorization_share=metrics.memorization_share(
                 metrics.nearest_distances(features, self.train_features), self.test_nearest),
+            conditional_accuracy=None if asked is None else float(
+                np.mean(np.argmax(probabilities, axis=1) == np.asarray(asked))),
         )
 
     def score_generator(self, generator, count: int, seed: int | None = None) -> Scores:
-        from gan_keras.sampling import generate
+        """Scores of ``count`` samples; a conditional generator is asked for every class equally often."""
+        from gan_keras.sampling import balanced_classes, class_count, generate
 
-        return self.score(generate(generator, count, seed))
+        classes = class_count(generator)
+        asked = None if classes is None else balanced_classes(count, classes)
+        return self.score(generate(generator, count, seed, asked), asked)
 
 
 def calibration_sets(dataset: Dataset, count: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -5,40 +5,40 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from gan_keras.models.conditioning import discriminator_model, generator_model
+
 IMG_SHAPE = (28, 28, 1)
 LEAK = 0.2
 DROPOUT = 0.3
 
 
-def build_generator(latent_dim: int = 100) -> keras.Sequential:
+def build_generator(latent_dim: int = 100, classes: int | None = None) -> keras.Model:
     """Noise (latent_dim,) -> image (28, 28, 1) in [-1, 1].
 
     Dense to a 7x7x128 map, two stride-2 transposed convolutions up to 28x28,
     then a stride-1 transposed convolution to one tanh channel. The output layer
-    computes in float32 even under a mixed-precision policy.
+    computes in float32 even under a mixed-precision policy. With ``classes``,
+    a one-hot class is a second input (see :mod:`gan_keras.models.conditioning`).
     """
-    return keras.Sequential(
-        [
-            keras.Input(shape=(latent_dim,), name="noise"),
-            layers.Dense(7 * 7 * 128, name="project"),
-            layers.LeakyReLU(negative_slope=LEAK, name="project_leaky_relu"),
-            layers.Reshape((7, 7, 128), name="to_7x7"),
-            layers.BatchNormalization(name="project_bn"),
-            layers.Conv2DTranspose(128, kernel_size=3, strides=2, padding="same", name="up_14x14"),
-            layers.LeakyReLU(negative_slope=LEAK, name="up_14x14_leaky_relu"),
-            layers.BatchNormalization(name="up_14x14_bn"),
-            layers.Conv2DTranspose(64, kernel_size=3, strides=2, padding="same", name="up_28x28"),
-            layers.LeakyReLU(negative_slope=LEAK, name="up_28x28_leaky_relu"),
-            layers.BatchNormalization(name="up_28x28_bn"),
-            layers.Conv2DTranspose(1, kernel_size=3, strides=1, padding="same", activation="tanh",
-                                   dtype="float32", name="to_image"),
-        ],
-        name="generator",
-    )
+    body = [
+        layers.Dense(7 * 7 * 128, name="project"),
+        layers.LeakyReLU(negative_slope=LEAK, name="project_leaky_relu"),
+        layers.Reshape((7, 7, 128), name="to_7x7"),
+        layers.BatchNormalization(name="project_bn"),
+        layers.Conv2DTranspose(128, kernel_size=3, strides=2, padding="same", name="up_14x14"),
+        layers.LeakyReLU(negative_slope=LEAK, name="up_14x14_leaky_relu"),
+        layers.BatchNormalization(name="up_14x14_bn"),
+        layers.Conv2DTranspose(64, kernel_size=3, strides=2, padding="same", name="up_28x28"),
+        layers.LeakyReLU(negative_slope=LEAK, name="up_28x28_leaky_relu"),
+        layers.BatchNormalization(name="up_28x28_bn"),
+        layers.Conv2DTranspose(1, kernel_size=3, strides=1, padding="same", activation="tanh",
+                               dtype="float32", name="to_image"),
+    ]
+    return generator_model(body, latent_dim, classes)
 
 
-def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE,
-                        dropout: float = DROPOUT) -> keras.Sequential:
+def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE, dropout: float = DROPOUT,
+                        classes: int | None = None) -> keras.Model:
     """Image -> probability that it is real.
 
     Two stride-2 convolutions (64, 128 filters), each followed by LeakyReLU and
@@ -46,17 +46,14 @@ def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE,
     to compare training paths exactly. The output probability is float32 even
     under a mixed-precision policy, so the loss is computed in full precision.
     """
-    return keras.Sequential(
-        [
-            keras.Input(shape=img_shape, name="image"),
-            layers.Conv2D(64, kernel_size=3, strides=2, padding="same", name="down_14x14"),
-            layers.LeakyReLU(negative_slope=LEAK, name="down_14x14_leaky_relu"),
-            layers.Dropout(dropout, name="down_14x14_dropout"),
-            layers.Conv2D(128, kernel_size=3, strides=2, padding="same", name="down_7x7"),
-            layers.LeakyReLU(negative_slope=LEAK, name="down_7x7_leaky_relu"),
-            layers.Dropout(dropout, name="down_7x7_dropout"),
-            layers.Flatten(name="flatten"),
-            layers.Dense(1, activation="sigmoid", dtype="float32", name="real_probability"),
-        ],
-        name="discriminator",
-    )
+    body = [
+        layers.Conv2D(64, kernel_size=3, strides=2, padding="same", name="down_14x14"),
+        layers.LeakyReLU(negative_slope=LEAK, name="down_14x14_leaky_relu"),
+        layers.Dropout(dropout, name="down_14x14_dropout"),
+        layers.Conv2D(128, kernel_size=3, strides=2, padding="same", name="down_7x7"),
+        layers.LeakyReLU(negative_slope=LEAK, name="down_7x7_leaky_relu"),
+        layers.Dropout(dropout, name="down_7x7_dropout"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(1, activation="sigmoid", dtype="float32", name="real_probability"),
+    ]
+    return discriminator_model(body, img_shape, classes, flatten_image=False)

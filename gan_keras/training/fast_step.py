@@ -1,11 +1,12 @@
-"""The whole notebook iteration as one compiled TensorFlow function.
+"""The whole training iteration as one compiled TensorFlow function.
 
-Same semantics as :class:`~gan_keras.training.notebook_step.NotebookStep`:
-fakes from G in inference mode, an Adam update of D on the real batch, another
-on the fake batch, then an Adam update of G through D (D in training mode, so
-Dropout is active, but only G's weights move). It uses the very optimizer
-instances the compiled models own, so both paths share state and either can
-continue the other's run.
+Same semantics as :class:`~gan_keras.training.notebook_step.NotebookStep`, for
+both ways a family updates D (``separate``: the notebook's two Adam steps on a
+real and a fake batch, fakes from G in inference mode; ``joint``: one step on
+both, fakes from G in training mode), then an Adam update of G through D on
+fresh noise (D in training mode, so Dropout is active, but only G's weights
+move). It uses the very optimizer instances the compiled models own, so both
+paths share state and either can continue the other's run.
 """
 
 from __future__ import annotations
@@ -14,49 +15,78 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_keras.training.gan import GanModels
+from gan_keras.training.gan import GanModels, with_classes
+
+LOSS_NAMES = ("d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake")
 
 
 class FastStep:
-    """Call with (real, noise_d, noise_g) batches; returns the same losses as the notebook step."""
+    """Call with (real, noise_d, noise_g[, classes...]) batches; returns the notebook step's losses."""
 
     def __init__(self, models: GanModels, batch_size: int, jit_compile: bool = False):
         self.generator = models.generator
         self.discriminator = models.discriminator
         self.d_optimizer = models.discriminator.optimizer
         self.g_optimizer = models.combined.optimizer
-        self.real_labels = tf.ones((batch_size, 1))
-        self.fake_labels = tf.zeros((batch_size, 1))
+        self.ones = tf.ones((batch_size, 1))
+        self.zeros = tf.zeros((batch_size, 1))
+        self.both_weights = tf.fill((2 * batch_size,), 2.0 * models.d_loss_scale)
+        self.batch_size = batch_size
         self._bce = keras.losses.BinaryCrossentropy()
-        self._step = tf.function(self._iteration, jit_compile=jit_compile, reduce_retracing=True)
+        iteration = self._joint_iteration if models.d_update == "joint" else self._separate_iteration
+        self._step = tf.function(iteration, jit_compile=jit_compile, reduce_retracing=True)
 
-    def _loss_and_accuracy(self, labels, probabilities):
+    def _loss_and_accuracy(self, targets, probabilities):
         """Keras's own binary cross-entropy (as the compiled models use) and binary accuracy."""
-        loss = self._bce(labels, probabilities)
-        accuracy = tf.reduce_mean(tf.cast(tf.cast(probabilities > 0.5, tf.float32) == labels, tf.float32))
+        loss = self._bce(targets, probabilities)
+        accuracy = tf.reduce_mean(tf.cast(tf.cast(probabilities > 0.5, tf.float32) == targets, tf.float32))
         return loss, accuracy
 
-    def _train_discriminator(self, images, labels):
+    def _train_discriminator(self, inputs, targets):
         weights = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            loss, accuracy = self._loss_and_accuracy(labels, self.discriminator(images, training=True))
+            loss, accuracy = self._loss_and_accuracy(targets, self.discriminator(inputs, training=True))
             scaled = self.d_optimizer.scale_loss(loss)
         self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
         return loss, accuracy
 
-    def _iteration(self, real, noise_d, noise_g):
-        fake = self.generator(noise_d, training=False)
-        loss_real, acc_real = self._train_discriminator(real, self.real_labels)
-        loss_fake, acc_fake = self._train_discriminator(fake, self.fake_labels)
+    def _train_generator(self, noise_g, classes_g):
         weights = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            judged = self.discriminator(self.generator(noise_g, training=True), training=True)
-            g_loss, _ = self._loss_and_accuracy(self.real_labels, judged)
+            images = self.generator(with_classes(noise_g, classes_g), training=True)
+            judged = self.discriminator(with_classes(images, classes_g), training=True)
+            g_loss, _ = self._loss_and_accuracy(self.ones, judged)
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
+        return g_loss
+
+    def _separate_iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
+        fake = self.generator(with_classes(noise_d, classes_d), training=False)
+        loss_real, acc_real = self._train_discriminator(with_classes(real, classes_real), self.ones)
+        loss_fake, acc_fake = self._train_discriminator(with_classes(fake, classes_d), self.zeros)
+        g_loss = self._train_generator(noise_g, classes_g)
         return tf.stack([0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake), g_loss,
                          loss_real, loss_fake])
 
-    def __call__(self, real: np.ndarray, noise_d: np.ndarray, noise_g: np.ndarray) -> dict[str, float]:
-        values = self._step(real, noise_d, noise_g).numpy()
-        return dict(zip(("d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake"), values.tolist()))
+    def _joint_iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
+        fake = self.generator(with_classes(noise_d, classes_d), training=True)
+        both = tf.concat([real, fake], axis=0)
+        classes = None if classes_real is None else tf.concat([classes_real, classes_d], axis=0)
+        weights = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            probabilities = self.discriminator(with_classes(both, classes), training=True)
+            loss = self._bce(tf.concat([self.ones, self.zeros], axis=0), probabilities,
+                             sample_weight=self.both_weights)
+            scaled = self.d_optimizer.scale_loss(loss)
+        self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
+        loss_real, acc_real = self._loss_and_accuracy(self.ones, probabilities[:self.batch_size])
+        loss_fake, acc_fake = self._loss_and_accuracy(self.zeros, probabilities[self.batch_size:])
+        g_loss = self._train_generator(noise_g, classes_g)
+        return tf.stack([0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake), g_loss,
+                         loss_real, loss_fake])
+
+    def __call__(self, real: np.ndarray, noise_d: np.ndarray, noise_g: np.ndarray,
+                 classes_real: np.ndarray | None = None, classes_d: np.ndarray | None = None,
+                 classes_g: np.ndarray | None = None) -> dict[str, float]:
+        values = self._step(real, noise_d, noise_g, classes_real, classes_d, classes_g).numpy()
+        return dict(zip(LOSS_NAMES, values.tolist()))

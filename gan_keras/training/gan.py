@@ -22,7 +22,13 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from gan_keras.models import build_discriminator, build_generator
+from gan_keras.defaults import MODEL_DEFAULTS
+from gan_keras.models import build_pair
+
+
+def with_classes(inputs, classes):
+    """A model's input: the array alone, or [array, one-hot classes] for a conditional model."""
+    return inputs if classes is None else [inputs, classes]
 
 
 class GeneratorTrainer(keras.Model):
@@ -34,8 +40,12 @@ class GeneratorTrainer(keras.Model):
         self.discriminator = discriminator
         self.bce = keras.losses.BinaryCrossentropy()
 
-    def call(self, noise, training=False):
-        return self.discriminator(self.generator(noise, training=training), training=training)
+    def call(self, inputs, training=False):
+        """noise -> G -> D; a conditional pair gets [noise, class] and D sees the same class."""
+        images = self.generator(inputs, training=training)
+        if isinstance(inputs, (list, tuple)):
+            return self.discriminator([images, inputs[1]], training=training)
+        return self.discriminator(images, training=training)
 
     def train_step(self, data):
         noise, target, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -50,11 +60,17 @@ class GeneratorTrainer(keras.Model):
 
 @dataclass
 class GanModels:
-    """The three models a notebook-style iteration uses."""
+    """The three models a notebook-style iteration uses, and how the family updates D."""
 
     generator: keras.Model
     discriminator: keras.Model
     combined: GeneratorTrainer
+    d_update: str = "separate"
+    d_loss_scale: float = 1.0
+
+    @property
+    def conditional(self) -> bool:
+        return isinstance(self.generator.input_shape, list)
 
 
 def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
@@ -65,25 +81,28 @@ def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
 PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
 
 
-def build_gan(latent_dim: int = 100, lr: float = 2e-4, beta1: float = 0.5,
-              dropout: float | None = None, mixed_precision: str = "none") -> GanModels:
+def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
+              dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
+              classes: int | None = None) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
-    ``mixed_precision`` sets Keras's dtype policy while the models are built
-    (and restores the previous one after); under fp16, ``compile`` wraps each
-    Adam in a LossScaleOptimizer.
+    Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
+    makes a conditional pair. ``mixed_precision`` sets Keras's dtype policy while
+    the models are built (and restores the previous one after); under fp16,
+    ``compile`` wraps each Adam in a LossScaleOptimizer.
     """
+    own = MODEL_DEFAULTS[model]
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
     try:
-        return _build_and_compile(latent_dim, lr, beta1, dropout)
+        generator, discriminator = build_pair(model, latent_dim or own.latent_dim, classes, dropout)
+        combined = _compile(generator, discriminator, lr or own.lr, own.beta1 if beta1 is None else beta1)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale)
 
 
-def _build_and_compile(latent_dim: int, lr: float, beta1: float, dropout: float | None) -> GanModels:
-    generator = build_generator(latent_dim)
-    discriminator = build_discriminator() if dropout is None else build_discriminator(dropout=dropout)
+def _compile(generator: keras.Model, discriminator: keras.Model, lr: float, beta1: float) -> GeneratorTrainer:
     discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1),
                           metrics=["accuracy"])
     combined = GeneratorTrainer(generator, discriminator, name="combined")
@@ -91,4 +110,4 @@ def _build_and_compile(latent_dim: int, lr: float, beta1: float, dropout: float 
     # Built now, on the variables each one updates, so a checkpoint can be restored into them.
     discriminator.optimizer.build(discriminator.trainable_variables)
     combined.optimizer.build(generator.trainable_variables)
-    return GanModels(generator, discriminator, combined)
+    return combined

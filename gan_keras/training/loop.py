@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from gan_keras.data import Dataset, load_dataset, scale_images
-from gan_keras.defaults import GRID_COLS, GRID_ROWS, TrainConfig, validate
+from gan_keras.defaults import CLASS_GRID_COLS, CLASSES, GRID_COLS, GRID_ROWS, TrainConfig, validate
 from gan_keras.errors import GanKerasError, UsageError
 from gan_keras.files import atomic_path
 from gan_keras.images import GRID_PATTERN, grid_name, save_png, tile, to_uint8
@@ -68,15 +68,19 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
 
     from gan_keras.training import tensorboard_log
     from gan_keras.training.checkpoints import restore_latest, save_checkpoint
-    from gan_keras.training.gan import build_gan
+    from gan_keras.training.gan import build_gan, with_classes
 
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     images = scale_images(dataset.x_train)
-    models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision)
+    classes = CLASSES if config.conditional else None
+    models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
+                       model=config.model, classes=classes)
     step = make_step(config.loop, models, config.batch_size)
+    rows, cols = grid_shape(config.conditional)
+    fixed_classes = one_hot(np.arange(rows * cols) // cols) if classes else None
     checkpoint_interval = config.checkpoint_interval or config.save_interval
     evaluator = None
     if config.eval_interval:
@@ -95,15 +99,16 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
         print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
     else:
         start, pending = 0, []
-        fixed_noise = rng.normal(size=(GRID_ROWS * GRID_COLS, config.latent_dim)).astype(np.float32)
+        fixed_noise = rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
         np.save(os.path.join(run_dir, FIXED_NOISE_FILE), fixed_noise)
 
     board = None if config.no_tensorboard else tensorboard_log.TensorBoardLog(run_dir)
-    real_grid = tile(to_uint8(images[np.random.default_rng(0).choice(len(images), GRID_ROWS * GRID_COLS)]),
-                     GRID_ROWS, GRID_COLS)
+    real_grid = tile(to_uint8(images[real_grid_indices(dataset.y_train, rows, cols, config.conditional)]),
+                     rows, cols)
 
     def save_grid_at(iteration: int) -> None:
-        grid = tile(to_uint8(models.generator.predict_on_batch(fixed_noise)), GRID_ROWS, GRID_COLS)
+        samples = models.generator.predict_on_batch(with_classes(fixed_noise, fixed_classes))
+        grid = tile(to_uint8(samples), rows, cols)
         save_png(grid, os.path.join(run_dir, grid_name(iteration)))
         if board:
             board.grids(iteration, grid, real_grid)
@@ -129,10 +134,15 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
     started, iteration = time.perf_counter(), start
     try:
         for iteration in range(start + 1, config.epochs + 1):
-            real = images[rng.integers(0, len(images), config.batch_size)]
+            chosen = rng.integers(0, len(images), config.batch_size)
             noise_d = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
             noise_g = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
-            losses = step(real, noise_d, noise_g)
+            if classes:  # the real images' own classes; random ones for the fakes
+                fake_classes = rng.integers(0, classes, (2, config.batch_size))
+                losses = step(images[chosen], noise_d, noise_g, one_hot(dataset.y_train[chosen]),
+                              one_hot(fake_classes[0]), one_hot(fake_classes[1]))
+            else:
+                losses = step(images[chosen], noise_d, noise_g)
             if not all(math.isfinite(value) for value in losses.values()):
                 raise TrainingDiverged(
                     f"a loss became NaN or infinite at iteration {iteration:,} ({_format(losses)}); "
@@ -179,6 +189,26 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
     print(f"trained {done:,} iterations in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} it/s); "
           f"results in {run_dir}", flush=True)
     return run_dir
+
+
+def grid_shape(conditional: bool) -> tuple[int, int]:
+    """(rows, cols) of a run's grids: 5x5 as in the notebook, or one row per class."""
+    return (CLASSES, CLASS_GRID_COLS) if conditional else (GRID_ROWS, GRID_COLS)
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    from gan_keras.sampling import one_hot as encode
+
+    return encode(labels, CLASSES)
+
+
+def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) -> np.ndarray:
+    """Training images for the real grid: a fixed random choice, or ``cols`` of each class per row."""
+    rng = np.random.default_rng(0)
+    if not by_class:
+        return rng.choice(len(labels), rows * cols)
+    return np.concatenate([rng.choice(np.flatnonzero(labels == row), cols) if np.any(labels == row)
+                           else rng.choice(len(labels), cols) for row in range(rows)])
 
 
 def make_step(loop: str, models, batch_size: int):
