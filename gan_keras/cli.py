@@ -41,9 +41,10 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
 def train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py",
-        description="Train the notebook's DCGAN. --epochs counts training iterations (one batch "
-                    "each), as in the notebook. Writes grids, losses.csv, losses.png and "
-                    "generator.keras to a run folder.")
+        description="Train the notebook's DCGAN (or --model mlp, mlp-bn, fc; --conditional for a GAN "
+                    "that draws a chosen class). --epochs counts training iterations (one batch "
+                    "each), as in the notebook. Writes grids, losses.csv, losses.png, TensorBoard "
+                    "logs and generator.keras to a run folder.")
     add_config_arguments(parser)
     parser.add_argument("--resume", metavar="RUN_DIR", default=None,
                         help="continue a stopped run from its last checkpoint; --epochs is the total")
