@@ -109,6 +109,27 @@ def test_conditional_models_take_a_class(family):
     assert discriminator([images, digits]).shape == (4, 1)
 
 
+def test_conditional_dcgan_discriminator_projects_the_class_onto_its_features():
+    """logit = dense(phi(x)) + <embed(y), phi(x)>: the class counts even with the input embedding cut."""
+    from gan_keras.models import build_pair
+
+    _, discriminator = build_pair("dcgan", 8, classes=10)
+    embedding = discriminator.get_layer("label_embedding")
+    embedding.set_weights([np.zeros_like(weight) for weight in embedding.get_weights()])
+    images = np.random.default_rng(1).uniform(-1, 1, size=(4, 28, 28, 1)).astype("float32")
+    threes, fives = (np.eye(10, dtype="float32")[[digit] * 4] for digit in (3, 5))
+
+    probability = np.asarray(discriminator([images, threes])).ravel()
+    assert not np.allclose(probability, np.asarray(discriminator([images, fives])).ravel())
+
+    phi = np.asarray(keras.Model(discriminator.inputs, discriminator.get_layer("flatten").output)(
+        [images, threes]), dtype="float64")
+    kernel, bias = discriminator.get_layer("unconditional_logit").get_weights()
+    direction = discriminator.get_layer("label_projection").get_weights()[0][3]
+    logit = (phi @ kernel).ravel() + bias[0] + phi @ direction
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-logit)), rtol=1e-4, atol=1e-6)
+
+
 def test_model_table_gives_defaults_and_flags_override():
     from gan_keras.defaults import MODEL_DEFAULTS, TrainConfig, with_model_defaults
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from gan_keras.models.conditioning import discriminator_model, generator_model
+from gan_keras.models.conditioning import generator_model, projection_discriminator_model
 
 IMG_SHAPE = (28, 28, 1)
 LEAK = 0.2
@@ -45,8 +45,10 @@ def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE, dropout: fl
     Dropout, then one sigmoid unit. ``dropout`` is the notebook's 0.3; tests set 0
     to compare training paths exactly. The output probability is float32 even
     under a mixed-precision policy, so the loss is computed in full precision.
+    With ``classes``, the class joins the image and is projected onto the final
+    features (see :func:`projection_discriminator_model`).
     """
-    body = [
+    features = [
         layers.Conv2D(64, kernel_size=3, strides=2, padding="same", name="down_14x14"),
         layers.LeakyReLU(negative_slope=LEAK, name="down_14x14_leaky_relu"),
         layers.Dropout(dropout, name="down_14x14_dropout"),
@@ -54,6 +56,9 @@ def build_discriminator(img_shape: tuple[int, int, int] = IMG_SHAPE, dropout: fl
         layers.LeakyReLU(negative_slope=LEAK, name="down_7x7_leaky_relu"),
         layers.Dropout(dropout, name="down_7x7_dropout"),
         layers.Flatten(name="flatten"),
-        layers.Dense(1, activation="sigmoid", dtype="float32", name="real_probability"),
     ]
-    return discriminator_model(body, img_shape, classes, flatten_image=False)
+    if classes is not None:
+        return projection_discriminator_model(features, img_shape, classes)
+    image = keras.Input(shape=img_shape, name="image")
+    output = layers.Dense(1, activation="sigmoid", dtype="float32", name="real_probability")
+    return keras.Sequential([image, *features, output], name="discriminator")

@@ -19,7 +19,7 @@ import math
 import keras
 from keras import layers
 
-from gan_keras.models.conditioning import discriminator_model, generator_model
+from gan_keras.models.conditioning import flat_discriminator_model, generator_model
 
 IMG_SHAPE = (28, 28, 1)
 
@@ -50,8 +50,7 @@ def build_mlp_generator(latent_dim: int = 100, classes: int | None = None,
 
 def build_mlp_discriminator(classes: int | None = None,
                             img_shape: tuple[int, int, int] = IMG_SHAPE) -> keras.Model:
-    return discriminator_model(_hidden(128, 1, 0.2) + [_real_probability()], img_shape, classes,
-                               flatten_image=True)
+    return flat_discriminator_model(_hidden(128, 1, 0.2) + [_real_probability()], img_shape, classes)
 
 
 def build_mlp_bn_generator(latent_dim: int = 100, classes: int | None = None,
@@ -64,7 +63,7 @@ def build_mlp_bn_generator(latent_dim: int = 100, classes: int | None = None,
 def build_mlp_bn_discriminator(classes: int | None = None,
                                img_shape: tuple[int, int, int] = IMG_SHAPE) -> keras.Model:
     body = _hidden(512, 1, 0.2) + _hidden(256, 2, 0.2) + [_real_probability()]
-    return discriminator_model(body, img_shape, classes, flatten_image=True)
+    return flat_discriminator_model(body, img_shape, classes)
 
 
 def build_fc_generator(latent_dim: int = 64, classes: int | None = None,
@@ -74,5 +73,4 @@ def build_fc_generator(latent_dim: int = 64, classes: int | None = None,
 
 def build_fc_discriminator(classes: int | None = None,
                            img_shape: tuple[int, int, int] = IMG_SHAPE) -> keras.Model:
-    return discriminator_model(_hidden(128, 1, 0.01) + [_real_probability()], img_shape, classes,
-                               flatten_image=True)
+    return flat_discriminator_model(_hidden(128, 1, 0.01) + [_real_probability()], img_shape, classes)
