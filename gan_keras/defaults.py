@@ -133,11 +133,14 @@ def with_model_defaults(config: TrainConfig) -> TrainConfig:
         from gan_keras.errors import UsageError
 
         raise UsageError(f"--model must be one of {', '.join(MODEL_DEFAULTS)}, got {config.model!r}")
-    own = MODEL_DEFAULTS[config.model]
     for name in ("latent_dim", "batch_size", "lr", "beta1"):
-        if getattr(config, name) is None:
-            setattr(config, name, getattr(own, name))
+        setattr(config, name, model_setting(config.model, name, getattr(config, name)))
     return config
+
+
+def model_setting(model: str, name: str, value):
+    """``value`` when given, else the model's own setting ``name`` from MODEL_DEFAULTS."""
+    return getattr(MODEL_DEFAULTS[model], name) if value is None else value
 
 
 def given_fields(namespace: object) -> dict:

@@ -16,8 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_keras.training.gan import GanModels, with_classes
-
-LOSS_NAMES = ("d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake")
+from gan_keras.training.loop import LOSS_COLUMNS
 
 
 class FastStep:
@@ -89,4 +88,4 @@ class FastStep:
                  classes_real: np.ndarray | None = None, classes_d: np.ndarray | None = None,
                  classes_g: np.ndarray | None = None) -> dict[str, float]:
         values = self._step(real, noise_d, noise_g, classes_real, classes_d, classes_g).numpy()
-        return dict(zip(LOSS_NAMES, values.tolist()))
+        return dict(zip(LOSS_COLUMNS, values.tolist()))

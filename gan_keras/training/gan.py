@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from gan_keras.defaults import MODEL_DEFAULTS
+from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
 
 
@@ -68,10 +68,6 @@ class GanModels:
     d_update: str = "separate"
     d_loss_scale: float = 1.0
 
-    @property
-    def conditional(self) -> bool:
-        return isinstance(self.generator.input_shape, list)
-
 
 def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
     """The notebook's optimizer, Adam(2e-4, 0.5) by default. One instance per model."""
@@ -95,8 +91,10 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
     try:
-        generator, discriminator = build_pair(model, latent_dim or own.latent_dim, classes, dropout)
-        combined = _compile(generator, discriminator, lr or own.lr, own.beta1 if beta1 is None else beta1)
+        generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
+                                              dropout)
+        combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
+                            model_setting(model, "beta1", beta1))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale)

@@ -25,6 +25,7 @@ from gan_keras.images import GRID_PATTERN, grid_name, save_png, tile, to_uint8
 from gan_keras.plots import plot_losses
 from gan_keras.run_dir import (DISCRIMINATOR_FILE, FIXED_NOISE_FILE, GENERATOR_FILE, LOSSES_CSV,
                                LOSSES_PLOT, new_run_dir, read_config, write_config)
+from gan_keras.sampling import one_hot
 
 LOSS_COLUMNS = ("d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake")
 SCORE_COLUMNS = ("frechet_distance", "inception_score", "rarest_class_share")
@@ -80,7 +81,7 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
                        model=config.model, classes=classes)
     step = make_step(config.loop, models, config.batch_size)
     rows, cols = grid_shape(config.conditional)
-    fixed_classes = one_hot(np.arange(rows * cols) // cols) if classes else None
+    fixed_classes = one_hot(np.arange(rows * cols) // cols, classes) if classes else None
     checkpoint_interval = config.checkpoint_interval or config.save_interval
     evaluator = None
     if config.eval_interval:
@@ -139,8 +140,8 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
             noise_g = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
             if classes:  # the real images' own classes; random ones for the fakes
                 fake_classes = rng.integers(0, classes, (2, config.batch_size))
-                losses = step(images[chosen], noise_d, noise_g, one_hot(dataset.y_train[chosen]),
-                              one_hot(fake_classes[0]), one_hot(fake_classes[1]))
+                losses = step(images[chosen], noise_d, noise_g, one_hot(dataset.y_train[chosen], classes),
+                              one_hot(fake_classes[0], classes), one_hot(fake_classes[1], classes))
             else:
                 losses = step(images[chosen], noise_d, noise_g)
             if not all(math.isfinite(value) for value in losses.values()):
@@ -194,12 +195,6 @@ def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: boo
 def grid_shape(conditional: bool) -> tuple[int, int]:
     """(rows, cols) of a run's grids: 5x5 as in the notebook, or one row per class."""
     return (CLASSES, CLASS_GRID_COLS) if conditional else (GRID_ROWS, GRID_COLS)
-
-
-def one_hot(labels: np.ndarray) -> np.ndarray:
-    from gan_keras.sampling import one_hot as encode
-
-    return encode(labels, CLASSES)
 
 
 def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) -> np.ndarray:
