@@ -37,6 +37,8 @@ MODEL_DEFAULTS = {
     "fc": ModelDefaults(64, 32, 3e-4, 0.9, "joint", 0.5, "pytorch_fc_gan_tensorboard.md"),
 }
 PER_MODEL = " (default: the model's own, see --model)"
+CHECKPOINT_EVERY = 1000  # iterations between checkpoints when no interval is given
+GRIDS_PER_RUN = 25  # about this many grids when --save-interval is not given
 
 
 @dataclass
@@ -60,10 +62,11 @@ class TrainConfig:
         metadata={"help": "condition G and D on the class label (a label embedding joined to the noise "
                           "and to D's input); grids get one row per class"})
     batch_size: int | None = dataclasses.field(default=None, metadata={"help": "images per batch" + PER_MODEL})
-    save_interval: int = dataclasses.field(
-        default=5000,
-        metadata={"help": "write a 5x5 grid and the models every N iterations "
-                          "(iteration 0 and the last one too)"})
+    save_interval: int | None = dataclasses.field(
+        default=None,
+        metadata={"help": "write a 5x5 grid and the models every N iterations (iteration 0 and the "
+                          "last one too); default: a round number that gives about 25 grids, "
+                          "enough frames for make_gif.py"})
     latent_dim: int | None = dataclasses.field(
         default=None, metadata={"help": "length of the noise vector" + PER_MODEL})
     lr: float | None = dataclasses.field(
@@ -87,6 +90,11 @@ class TrainConfig:
         metadata={"help": "fast: one compiled TensorFlow step per iteration; notebook: the "
                           "notebook's predict + three train_on_batch calls (the reference)",
                   "choices": ("fast", "notebook")})
+    ema: float = dataclasses.field(
+        default=0.999,
+        metadata={"help": "decay of the exponential moving average of G's weights that grids, "
+                          "generator.keras and scores come from (the raw G is saved too); warm-up "
+                          "min(DECAY, (1+t)/(10+t)); 0 turns it off"})
     mixed_precision: str = dataclasses.field(
         default="none",
         metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16; fp16 for GPUs "
@@ -98,7 +106,8 @@ class TrainConfig:
     eval_samples: int = dataclasses.field(default=2000, metadata={"help": "images per score during training"})
     checkpoint_interval: int | None = dataclasses.field(
         default=None,
-        metadata={"help": "write a checkpoint every N iterations (default: the save interval)"})
+        metadata={"help": "write a checkpoint every N iterations (default: the --save-interval when "
+                          f"given, else the multiple of the automatic one nearest {CHECKPOINT_EVERY:,})"})
     keep_checkpoints: int = dataclasses.field(default=2, metadata={"help": "checkpoints to keep"})
     no_tensorboard: bool = dataclasses.field(
         default=False, metadata={"help": "do not write TensorBoard logs to RUN_DIR/tensorboard"})
@@ -143,6 +152,25 @@ def model_setting(model: str, name: str, value):
     return getattr(MODEL_DEFAULTS[model], name) if value is None else value
 
 
+def auto_save_interval(epochs: int) -> int:
+    """A round interval (1, 2, 2.5 or 5 times a power of ten) giving about GRIDS_PER_RUN grids."""
+    candidates = sorted({int(m * 10**power) for power in range(9) for m in (1, 2, 2.5, 5)
+                         if float(m * 10**power).is_integer()})
+    return min(candidates, key=lambda c: (abs(epochs / c - GRIDS_PER_RUN), c))
+
+
+def resolve_intervals(config: TrainConfig) -> TrainConfig:
+    """Fill the save and checkpoint intervals left unset, so config.json records what ran."""
+    if config.checkpoint_interval is None:
+        if config.save_interval is not None:
+            config.checkpoint_interval = config.save_interval
+    if config.save_interval is None:
+        config.save_interval = auto_save_interval(config.epochs)
+    if config.checkpoint_interval is None:
+        config.checkpoint_interval = config.save_interval * max(1, round(CHECKPOINT_EVERY / config.save_interval))
+    return config
+
+
 def given_fields(namespace: object) -> dict:
     """The TrainConfig fields set on the command line (parsers leave the others None)."""
     names = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -152,7 +180,6 @@ def given_fields(namespace: object) -> dict:
 LIMITS = {
     "epochs": (1, 100_000_000),
     "batch_size": (1, 65_536),
-    "save_interval": (1, 100_000_000),
     "latent_dim": (1, 10_000),
     "log_interval": (1, 100_000_000),
     "keep_checkpoints": (1, 1000),
@@ -169,6 +196,10 @@ def validate(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not low <= value <= high:
             raise UsageError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}, got {value}")
+    if config.save_interval is not None and not 1 <= config.save_interval <= 100_000_000:
+        raise UsageError(f"--save-interval must be between 1 and 100,000,000, got {config.save_interval}")
+    if not (config.ema == 0 or 0.5 <= config.ema < 1):
+        raise UsageError(f"--ema must be 0 (off) or a decay in [0.5, 1), got {config.ema}")
     if config.checkpoint_interval is not None and not 1 <= config.checkpoint_interval <= 100_000_000:
         raise UsageError(f"--checkpoint-interval must be a positive number, got {config.checkpoint_interval}")
     if config.eval_interval is not None and not 1 <= config.eval_interval <= 100_000_000:

@@ -5,8 +5,9 @@ both ways a family updates D (``separate``: the notebook's two Adam steps on a
 real and a fake batch, fakes from G in inference mode; ``joint``: one step on
 both, fakes from G in training mode), then an Adam update of G through D on
 fresh noise (D in training mode, so Dropout is active, but only G's weights
-move). It uses the very optimizer instances the compiled models own, so both
-paths share state and either can continue the other's run.
+move), then the update of G's average when the run keeps one. It uses the very
+optimizer instances the compiled models own, so both paths share state and
+either can continue the other's run.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_keras.training.gan import GanModels, with_classes
-from gan_keras.training.loop import LOSS_COLUMNS
+from gan_keras.training.loss_log import LOSS_COLUMNS
 
 
 class FastStep:
@@ -27,6 +28,7 @@ class FastStep:
         self.discriminator = models.discriminator
         self.d_optimizer = models.discriminator.optimizer
         self.g_optimizer = models.combined.optimizer
+        self.average = models.average
         self.ones = tf.ones((batch_size, 1))
         self.zeros = tf.zeros((batch_size, 1))
         self.both_weights = tf.fill((2 * batch_size,), 2.0 * models.d_loss_scale)
@@ -57,6 +59,8 @@ class FastStep:
             g_loss, _ = self._loss_and_accuracy(self.ones, judged)
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
+        if self.average is not None:
+            self.average.update()
         return g_loss
 
     def _separate_iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):

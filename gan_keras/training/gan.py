@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
+from gan_keras.training.ema import GeneratorAverage
 
 
 def with_classes(inputs, classes):
@@ -60,13 +61,19 @@ class GeneratorTrainer(keras.Model):
 
 @dataclass
 class GanModels:
-    """The three models a notebook-style iteration uses, and how the family updates D."""
+    """The three models a notebook-style iteration uses, how the family updates D, and G's average."""
 
     generator: keras.Model
     discriminator: keras.Model
     combined: GeneratorTrainer
     d_update: str = "separate"
     d_loss_scale: float = 1.0
+    average: GeneratorAverage | None = None
+
+    @property
+    def sampled(self) -> keras.Model:
+        """The generator grids, scores and generator.keras come from: the average when there is one."""
+        return self.average.average if self.average is not None else self.generator
 
 
 def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
@@ -79,13 +86,14 @@ PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixe
 
 def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
-              classes: int | None = None) -> GanModels:
+              classes: int | None = None, ema: float = 0.0) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
     makes a conditional pair. ``mixed_precision`` sets Keras's dtype policy while
     the models are built (and restores the previous one after); under fp16,
-    ``compile`` wraps each Adam in a LossScaleOptimizer.
+    ``compile`` wraps each Adam in a LossScaleOptimizer. ``ema`` > 0 adds an
+    averaged copy of G with that decay (see :mod:`gan_keras.training.ema`).
     """
     own = MODEL_DEFAULTS[model]
     previous_policy = keras.mixed_precision.global_policy()
@@ -95,9 +103,10 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
                                               dropout)
         combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
                             model_setting(model, "beta1", beta1))
+        average = GeneratorAverage(generator, ema) if ema else None
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale)
+    return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale, average)
 
 
 def _compile(generator: keras.Model, discriminator: keras.Model, lr: float, beta1: float) -> GeneratorTrainer:

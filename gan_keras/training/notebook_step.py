@@ -16,6 +16,7 @@ class NotebookStep:
     from G in training mode, then one ``train_on_batch`` on real and fake images
     together, weighted so that the loss is ``d_loss_scale * (loss_real + loss_fake)``.
     Conditional models get the real images' classes, and random classes for fakes.
+    G's average, when the run keeps one, is updated last, as in the fast step.
     """
 
     def __init__(self, models: GanModels, batch_size: int):
@@ -37,6 +38,8 @@ class NotebookStep:
             on_fake = discriminator.train_on_batch(with_classes(fake, classes_d), self.zeros, return_dict=True)
         on_noise = self.models.combined.train_on_batch(with_classes(noise_g, classes_g), self.ones,
                                                        return_dict=True)
+        if self.models.average is not None:
+            self.models.average.update_now()
         return {
             "d_loss": 0.5 * (on_real["loss"] + on_fake["loss"]),
             "d_acc": 0.5 * (on_real["accuracy"] + on_fake["accuracy"]),
