@@ -114,6 +114,10 @@ def evaluate_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calibrate", action="store_true",
                         help="also score real training images, uniform noise and one repeated digit")
     parser.add_argument("--seed", type=int, default=0, help="noise seed for the samples (default %(default)s)")
+    parser.add_argument("--checkpoints", action="store_true",
+                        help="score every checkpoint (raw G and its average) and saved generator of a run "
+                             "folder; prints a table and plots FD and IS against iteration to "
+                             "RUN/checkpoint_scores.png")
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
     add_debug_argument(parser)
     return parser
@@ -123,6 +127,9 @@ def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.Arg
                 argv: list[str] | None = None) -> int:
     """Parse, run, and turn known failures into one line on stderr with exit code 1 or 2."""
     args = parser.parse_args(argv)
+    from gan_keras.console import quiet_tensorflow
+
+    quiet_tensorflow(debug=args.debug)
     try:
         main(args)
     except GanKerasError as error:

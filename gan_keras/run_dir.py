@@ -1,28 +1,42 @@
-"""Run folders: created fresh (never reused silently), with the settings and versions recorded."""
+"""Run folders: created complete or not at all, locked while a process writes them, settings recorded.
+
+A new run is assembled in a hidden staging folder beside its final name (config,
+fixed noise, first grid, models, checkpoint 0) and renamed into place in one
+step, so a kill or a full disk during start-up leaves no half-made run folder
+under the user's name. While a process trains or repairs a run it holds an OS
+lock on ``RUN/.lock``; the OS drops it when the process dies, even by SIGKILL.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import errno
 import json
 import os
 import platform
+import shutil
 import sys
 
 from gan_keras.defaults import RUNS_ROOT, TrainConfig
-from gan_keras.errors import UsageError
+from gan_keras.errors import DataError, UsageError
 from gan_keras.files import atomic_path
 
 CONFIG_FILE = "config.json"
 LOSSES_CSV = "losses.csv"
 LOSSES_PLOT = "losses.png"
-GENERATOR_FILE = "generator.keras"
+GENERATOR_FILE = "generator.keras"  # the generator to sample from: the averaged one when --ema is on
+RAW_GENERATOR_FILE = "generator_raw.keras"  # the trained generator itself (runs with --ema)
+BEST_GENERATOR_FILE = "generator_best.keras"  # lowest FD so far (runs with --eval-interval)
+BEST_RECORD_FILE = "best.json"
 DISCRIMINATOR_FILE = "discriminator.keras"
 FIXED_NOISE_FILE = "fixed_noise.npy"
+LOCK_FILE = ".lock"
+STAGING_MARK = ".starting"
 
 
-def new_run_dir(out: str | None) -> str:
-    """Create the run folder: ``out`` if it is new or empty, else a timestamped one under runs/."""
+def choose_run_dir(out: str | None) -> str:
+    """The folder a new run will get: ``out`` if it is absent or empty, else a timestamped one under runs/."""
     if out is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = os.path.join(RUNS_ROOT, stamp)
@@ -33,13 +47,90 @@ def new_run_dir(out: str | None) -> str:
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise UsageError(f"{out} already exists and is not empty; choose another --out "
                          f"(earlier runs are never overwritten)")
+    parent = os.path.dirname(os.path.abspath(out))
     try:
-        os.makedirs(out, exist_ok=True)
+        os.makedirs(parent, exist_ok=True)
     except OSError as error:
         raise UsageError(f"cannot create run folder {out}: {error.strerror}") from None
-    if not os.access(out, os.W_OK):
-        raise UsageError(f"run folder {out} is not writable")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot create run folder {out}: {parent} is not writable")
+    _remove_dead_staging(parent)
     return out
+
+
+def staging_dir(run_dir: str) -> str:
+    """The hidden folder a new run is assembled in, beside ``run_dir``."""
+    parent, name = os.path.split(os.path.abspath(run_dir))
+    return os.path.join(parent, f".{name}{STAGING_MARK}{os.getpid()}")
+
+
+def publish(staging: str, run_dir: str) -> None:
+    """Move the assembled run into place in one rename (an empty folder there is replaced)."""
+    try:
+        os.rename(staging, run_dir)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            raise UsageError(f"{run_dir} was filled by something else during start-up; "
+                             f"nothing of it was touched") from None
+        raise
+
+
+def _remove_dead_staging(parent: str) -> None:
+    """Staging folders left by killed start-ups (their process is gone)."""
+    for name in os.listdir(parent):
+        if name.startswith(".") and STAGING_MARK in name:
+            pid = name.rsplit(STAGING_MARK, 1)[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunLock:
+    """An exclusive OS lock on RUN/.lock for as long as this process writes the run."""
+
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(run_dir, LOCK_FILE)
+        self.handle = None
+
+    def __enter__(self) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, as before
+            return self
+        self.handle = open(self.path, "a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "unknown"
+            self.handle.close()
+            self.handle = None
+            run_dir = os.path.dirname(self.path)
+            raise UsageError(f"{run_dir} is being written by another process (PID {holder}); "
+                             f"wait for it to finish or stop it first") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing releases the lock
+            self.handle = None
 
 
 def versions() -> dict[str, str]:
@@ -58,25 +149,42 @@ def versions() -> dict[str, str]:
     }
 
 
-def read_config(run_dir: str) -> TrainConfig:
-    """The settings a run was started with, from its config.json."""
+def read_run_record(run_dir: str) -> dict:
+    """A run's config.json as a dict, or one clear error naming the file."""
     path = os.path.join(run_dir, CONFIG_FILE)
-    if not os.path.isdir(run_dir):
-        raise UsageError(f"cannot resume {run_dir}: no such folder")
-    if not os.path.isfile(path) or not os.path.isdir(os.path.join(run_dir, "checkpoints")):
-        raise UsageError(f"cannot resume {run_dir}: not a run folder (no {CONFIG_FILE} and checkpoints/)")
     try:
         with open(path) as handle:
-            arguments = json.load(handle)["arguments"]
-        names = {f.name for f in dataclasses.fields(TrainConfig)}
+            record = json.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"{run_dir} is not a run folder: it has no {CONFIG_FILE}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a run's config: it is not text") from None
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path} is not valid JSON (line {error.lineno}: {error.msg}); "
+                        f"the run's settings cannot be read") from None
+    if not isinstance(record, dict) or not isinstance(record.get("arguments"), dict):
+        raise DataError(f"{path} is not a run's config: it has no \"arguments\" object")
+    return record
+
+
+def read_config(run_dir: str) -> TrainConfig:
+    """The settings a run was started with, from its config.json."""
+    if not os.path.isdir(run_dir):
+        raise UsageError(f"cannot resume {run_dir}: no such folder")
+    if not os.path.isdir(os.path.join(run_dir, "checkpoints")):
+        raise UsageError(f"cannot resume {run_dir}: not a run folder (no {CONFIG_FILE} and checkpoints/)")
+    arguments = read_run_record(run_dir)["arguments"]
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    try:
         return TrainConfig(**{k: v for k, v in arguments.items() if k in names})
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"cannot resume {run_dir}: {CONFIG_FILE} is unreadable ({error})") from None
+    except TypeError as error:
+        raise DataError(f"{os.path.join(run_dir, CONFIG_FILE)} is unreadable ({error})") from None
 
 
-def write_config(run_dir: str, config: TrainConfig, data_description: str) -> None:
+def write_config(run_dir: str, config: TrainConfig, data_description: str, data_fingerprint: dict) -> None:
     record = {"arguments": dataclasses.asdict(config), "data": data_description,
-              "versions": versions(), "started": datetime.datetime.now().isoformat(timespec="seconds")}
+              "data_fingerprint": data_fingerprint, "versions": versions(),
+              "started": datetime.datetime.now().isoformat(timespec="seconds")}
     with atomic_path(os.path.join(run_dir, CONFIG_FILE)) as partial:
         with open(partial, "w") as handle:
             json.dump(record, handle, indent=2)

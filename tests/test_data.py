@@ -86,15 +86,22 @@ def test_missing_and_corrupt_files(tmp_path):
         load_local(str(tmp_path / "absent.npz"))
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 this is not a zip archive")
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="damaged"):
         load_local(str(corrupt))
+
+
+def test_a_text_file_given_as_npz_is_called_text(tmp_path):
+    text = tmp_path / "digits.npz"
+    text.write_text("x_train,y_train\n1,2\n")
+    with pytest.raises(DataError, match=f"^{text} is not an .npz archive \\(it looks like a text file\\)"):
+        load_local(str(text))
 
 
 def test_pickled_arrays_are_refused(tmp_path):
     path = tmp_path / "pickled.npz"
     objects = np.empty(2, dtype=object)
     np.savez(path, x_train=objects, y_train=objects, x_test=objects, y_test=objects)
-    with pytest.raises(DataError):
+    with pytest.raises(DataError, match="object arrays, which are not loaded for safety"):
         load_local(str(path))
 
 
@@ -104,3 +111,13 @@ def test_truncated_idx(tmp_path):
         handle.write(bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\0" * 99)
     with pytest.raises(DataError, match="truncated"):
         data.read_idx(str(tmp_path / f"{stem}.gz"))
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    stem = data.IDX_NAMES["x_train"]
+    path = tmp_path / f"{stem}.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(bytes([0, 0, 8, 3]) + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\1" * 7840)
+    path.write_bytes(path.read_bytes()[:-30])  # the gzip stream is cut short
+    with pytest.raises(DataError, match=f"^{path} is truncated: its gzip stream ends early$"):
+        data.read_idx(str(path))

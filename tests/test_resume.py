@@ -39,9 +39,11 @@ def test_stopped_and_resumed_equals_one_go(tmp_path, small_mnist):
     resumed = run_script("train.py", "--resume", str(halves), "--epochs", "12", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stdout and "iteration 6 " in resumed.stdout
-    for name in ("generator.keras", "discriminator.keras"):
-        for a, b in zip(weights(whole / name), weights(halves / name)):
+    for name in ("generator.keras", "generator_raw.keras", "discriminator.keras"):
+        for a, b in zip(weights(whole / name), weights(halves / name), strict=True):
             np.testing.assert_array_equal(a, b)
+    raw, averaged = weights(whole / "generator_raw.keras"), weights(whole / "generator.keras")
+    assert any(not np.array_equal(a, b) for a, b in zip(raw, averaged))  # the average is its own model
     assert (whole / "losses.csv").read_text() == (halves / "losses.csv").read_text()
     grids = sorted(p for p in os.listdir(whole) if p.startswith("grid_"))
     assert grids == sorted(p for p in os.listdir(halves) if p.startswith("grid_"))
@@ -69,10 +71,16 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
     assert "stopped by SIGTERM" in stdout and f"--resume {run_dir}" in stdout
     stopped_at = max(int(name[5:12]) for name in os.listdir(run_dir / "checkpoints"))
     assert stopped_at > 0
+    from gan_keras.training.checkpoints import model_variables
+
     with np.load(run_dir / "checkpoints" / f"ckpt_{stopped_at:07d}.npz") as checkpoint:
-        at_stop = [checkpoint[f"generator/{i}"] for i in range(len(checkpoint.files)) if f"generator/{i}" in checkpoint.files]
-    saved = weights(run_dir / "generator.keras")
-    assert len(saved) == len(at_stop) and all(np.array_equal(a, b) for a, b in zip(saved, at_stop))
+        stored = {key: checkpoint[key] for key in checkpoint.files}
+    for file_name, group in (("generator.keras", "generator_average"), ("generator_raw.keras", "generator")):
+        saved = model_variables(keras.saving.load_model(run_dir / file_name))
+        assert len(saved) == len([k for k in stored if k.startswith(group + "/") and k != group + "/updates"])
+        for name, variable in saved.items():
+            np.testing.assert_array_equal(variable.numpy(), stored[f"{group}/{name}"])
+    assert int(stored["generator_average/updates"]) == stopped_at
     assert sorted(n for n in os.listdir(run_dir) if n.startswith("grid_")) == ["grid_0000000.png"]
     resumed = run_script("train.py", "--resume", str(run_dir), "--epochs", str(stopped_at + 2), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
@@ -115,18 +123,23 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small
 
 
 def test_full_disk_is_one_clear_error_and_keeps_earlier_results(tmp_path, small_mnist, monkeypatch):
-    real_save_png, calls = loop.save_png, []
+    from gan_keras.files import atomic_path
+    from gan_keras.training import outputs
+
+    real_save_png, calls = outputs.save_png, []
 
     def disk_fills(pixels, path):
         calls.append(path)
         if len(calls) == 3:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+            with atomic_path(path) as partial:  # the disk fills while the temporary file is written
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), partial)
         real_save_png(pixels, path)
 
-    monkeypatch.setattr(loop, "save_png", disk_fills)
-    with pytest.raises(GanKerasError, match="No space left on device"):
-        loop.train(small_config(tmp_path, small_mnist), show_progress=False)
+    monkeypatch.setattr(outputs, "save_png", disk_fills)
     run_dir = tmp_path / "run"
+    with pytest.raises(GanKerasError, match="No space left on device") as raised:
+        loop.train(small_config(tmp_path, small_mnist), show_progress=False)
+    assert f"cannot write {run_dir / 'grid_0000004.png'}:" in str(raised.value)  # the file, not a temp name
     assert (run_dir / "grid_0000000.png").exists() and (run_dir / "grid_0000002.png").exists()
     assert not (run_dir / "grid_0000004.png").exists()
     assert not [n for n in os.listdir(run_dir) if "partial" in n]

@@ -1,35 +1,37 @@
 """The run loop: draws batches, calls a training step, logs, writes grids, models and checkpoints.
 
-A run can stop at any moment and continue exactly: SIGINT and SIGTERM finish the
-current iteration and checkpoint; after a SIGKILL, ``resume`` continues from the
-last checkpoint and rewinds the CSV and grids to it.
+A run can stop at any moment and continue exactly: SIGINT and SIGTERM (from the
+first moment of start-up) finish what is under way, checkpoint, and leave with
+exit 0; after a SIGKILL, ``resume`` continues from the last checkpoint and rewinds
+the CSV, grids and TensorBoard logs to it. A new run folder appears complete, with
+checkpoint 0, or not at all. ``resume`` of a finished run rewrites the final files
+a late kill left missing.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import time
 
 import numpy as np
 
-from gan_keras.data import Dataset, load_dataset, scale_images
-from gan_keras.defaults import CLASS_GRID_COLS, CLASSES, GRID_COLS, GRID_ROWS, TrainConfig, validate
-from gan_keras.errors import GanKerasError, UsageError
+from gan_keras.data import Dataset, fingerprint, fingerprint_difference, load_dataset, scale_images
+from gan_keras.defaults import (CLASS_GRID_COLS, CLASSES, GRID_COLS, GRID_ROWS, TrainConfig, resolve_intervals,
+                                validate)
+from gan_keras.errors import DataError, GanKerasError, UsageError
 from gan_keras.files import atomic_path
-from gan_keras.images import GRID_PATTERN, grid_name, save_png, tile, to_uint8
+from gan_keras.images import GRID_PATTERN, grid_name, tile, to_uint8
 from gan_keras.plots import plot_losses
-from gan_keras.run_dir import (DISCRIMINATOR_FILE, FIXED_NOISE_FILE, GENERATOR_FILE, LOSSES_CSV,
-                               LOSSES_PLOT, new_run_dir, read_config, write_config)
+from gan_keras.run_dir import (FIXED_NOISE_FILE, LOSSES_CSV, LOSSES_PLOT, RunLock, choose_run_dir, publish,
+                               read_config, read_run_record, staging_dir, write_config)
 from gan_keras.sampling import one_hot
+from gan_keras.training.loss_log import LossLog
 
-LOSS_COLUMNS = ("d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake")
-SCORE_COLUMNS = ("frechet_distance", "inception_score", "rarest_class_share")
-LOG_COLUMNS = ("iteration",) + LOSS_COLUMNS + SCORE_COLUMNS
 EVAL_NOISE_SEED = 1234  # evaluation draws its own noise, so scoring never changes training
 PARTIAL_FILE = re.compile(r"^\..*\.partial\d+\.\w+$")
 
@@ -40,156 +42,267 @@ class TrainingDiverged(GanKerasError):
 
 def train(config: TrainConfig, show_progress: bool = True) -> str:
     """Start a new run as ``config`` says; returns the run folder."""
-    validate(config)
+    with StopRequest() as stop:
+        validate(config)
+        resolve_intervals(config)
+        dataset = load_dataset(config.dataset, config.data)
+        print(f"data: {dataset.describe()}", flush=True)
+        if config.data is not None:
+            config.data = os.path.abspath(config.data)  # so --resume works from any folder
+        run_dir = choose_run_dir(config.out)
+        if config.seed is None:
+            config.seed = secrets.randbelow(2**31)
+        config.out = run_dir
+        session = TrainingSession(config, dataset)
+        lock = session.create_folder(run_dir)
+        print(f"run folder: {run_dir}", flush=True)
+        try:
+            return session.train(start=0, pending=[], stop=stop, show_progress=show_progress)
+        finally:
+            lock.release()
+
+
+def resume(run_dir: str, epochs: int | None = None, data: str | None = None, show_progress: bool = True) -> str:
+    """Continue the run in ``run_dir`` from its last checkpoint up to ``epochs`` iterations in all.
+
+    ``data`` points the run at a moved copy of its data (checked against the recorded
+    fingerprint). A run that is already complete gets its missing final files rewritten.
+    """
+    with StopRequest() as stop:
+        config = read_config(run_dir)
+        with RunLock(run_dir):
+            if epochs is not None:
+                config.epochs = epochs
+            validate(config)
+            resolve_intervals(config)
+            dataset = recorded_data(run_dir, config, data)
+            print(f"data: {dataset.describe()}", flush=True)
+            session = TrainingSession(config, dataset, run_dir)
+            _remove_partial_files(run_dir)
+            start, pending = session.restore()
+            if start >= config.epochs:
+                session.repair_finished(start)
+                return run_dir
+            _rewind_outputs(run_dir, start)
+            from gan_keras.training import tensorboard_log
+
+            tensorboard_log.rewind(run_dir, start)
+            print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
+            return session.train(start, pending, stop, show_progress)
+
+
+def recorded_data(run_dir: str, config: TrainConfig, moved_to: str | None) -> Dataset:
+    """The run's data, from its recorded absolute path or ``moved_to``, refused if it changed since."""
+    record = read_run_record(run_dir)
+    if moved_to is not None:
+        config.data = os.path.abspath(moved_to)
+    if config.data is not None and not os.path.exists(config.data):
+        raise DataError(f"data file not found: {config.data} (the data this run was trained on); "
+                        f"pass --data with its new place")
     dataset = load_dataset(config.dataset, config.data)
-    print(f"data: {dataset.describe()}", flush=True)
-    run_dir = new_run_dir(config.out)
-    if config.seed is None:
-        config.seed = secrets.randbelow(2**31)
-    config.out = run_dir
-    write_config(run_dir, config, dataset.describe())
-    print(f"run folder: {run_dir}", flush=True)
-    return _run(run_dir, config, dataset, show_progress, resuming=False)
+    recorded = record.get("data_fingerprint")
+    difference = fingerprint_difference(recorded, fingerprint(dataset)) if recorded else None
+    if difference:
+        where = config.data or dataset.source
+        raise DataError(f"{where} is not the data this run was trained on: {difference}")
+    return dataset
 
 
-def resume(run_dir: str, epochs: int | None = None, show_progress: bool = True) -> str:
-    """Continue the run in ``run_dir`` from its last checkpoint up to ``epochs`` iterations in all."""
-    config = read_config(run_dir)
-    if epochs is not None:
-        config.epochs = epochs
-    validate(config)
-    dataset = load_dataset(config.dataset, config.data)
-    print(f"data: {dataset.describe()}", flush=True)
-    return _run(run_dir, config, dataset, show_progress, resuming=True)
+class TrainingSession:
+    """One run's live state: the models and step, the random state, and the writers of its folder."""
 
+    def __init__(self, config: TrainConfig, dataset: Dataset, run_dir: str | None = None):
+        import keras
+        import tensorflow as tf
 
-def _run(run_dir: str, config: TrainConfig, dataset: Dataset, show_progress: bool, resuming: bool) -> str:
-    import keras
-    import tensorflow as tf
+        from gan_keras.training.gan import build_gan
+        from gan_keras.training.outputs import RunOutputs
 
-    from gan_keras.training import tensorboard_log
-    from gan_keras.training.checkpoints import restore_latest, save_checkpoint
-    from gan_keras.training.gan import build_gan, with_classes
+        if config.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(config.seed)
+        self.config, self.dataset, self.run_dir = config, dataset, run_dir
+        self.rng = np.random.default_rng(config.seed)
+        self.images = scale_images(dataset.x_train)
+        self.classes = CLASSES if config.conditional else None
+        self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
+                                model=config.model, classes=self.classes, ema=config.ema)
+        self.step = make_step(config.loop, self.models, config.batch_size)
+        rows, cols = grid_shape(config.conditional)
+        fixed_classes = one_hot(np.arange(rows * cols) // cols, self.classes) if self.classes else None
+        real = self.images[real_grid_indices(dataset.y_train, rows, cols, config.conditional)]
+        self.outputs = RunOutputs(run_dir or "", self.models, rows, cols, fixed_classes,
+                                  tile(to_uint8(real), rows, cols))
+        self.fixed_noise = self.rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
+        self.evaluator = None
+        if config.eval_interval:
+            from gan_keras.evaluation.evaluator import Evaluator
 
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    images = scale_images(dataset.x_train)
-    classes = CLASSES if config.conditional else None
-    models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
-                       model=config.model, classes=classes)
-    step = make_step(config.loop, models, config.batch_size)
-    rows, cols = grid_shape(config.conditional)
-    fixed_classes = one_hot(np.arange(rows * cols) // cols, classes) if classes else None
-    checkpoint_interval = config.checkpoint_interval or config.save_interval
-    evaluator = None
-    if config.eval_interval:
-        from gan_keras.evaluation.evaluator import Evaluator
+            self.evaluator = Evaluator(dataset)
 
-        evaluator = Evaluator(dataset)
+    def _attach(self, run_dir: str) -> None:
+        self.run_dir = self.outputs.run_dir = run_dir
 
-    if resuming:
-        _remove_partial_files(run_dir)
-        record = restore_latest(run_dir, models, rng)
-        start, fixed_noise, pending = record["iteration"], record["fixed_noise"], record["pending_losses"]
-        if start >= config.epochs:
-            raise UsageError(f"{run_dir} already has {start:,} iterations; pass a larger --epochs to go on")
-        _rewind_outputs(run_dir, start)
-        tensorboard_log.rewind(run_dir, start)
-        print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
-    else:
-        start, pending = 0, []
-        fixed_noise = rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
-        np.save(os.path.join(run_dir, FIXED_NOISE_FILE), fixed_noise)
+    def create_folder(self, run_dir: str) -> RunLock:
+        """Assemble the new run (config, fixed noise, grid 0, models, checkpoint 0) and rename it into place.
 
-    board = None if config.no_tensorboard else tensorboard_log.TensorBoardLog(run_dir)
-    real_grid = tile(to_uint8(images[real_grid_indices(dataset.y_train, rows, cols, config.conditional)]),
-                     rows, cols)
+        Returns the run's lock, taken before the folder had its name and held until released.
+        """
+        from gan_keras.training.outputs import writing
 
-    def save_grid_at(iteration: int) -> None:
-        samples = models.generator.predict_on_batch(with_classes(fixed_noise, fixed_classes))
-        grid = tile(to_uint8(samples), rows, cols)
-        save_png(grid, os.path.join(run_dir, grid_name(iteration)))
-        if board:
-            board.grids(iteration, grid, real_grid)
+        staging = staging_dir(run_dir)
+        os.makedirs(staging)
+        self._attach(staging)
+        lock = RunLock(staging).__enter__()
+        try:
+            with writing(run_dir):
+                write_config(staging, self.config, self.dataset.describe(), fingerprint(self.dataset))
+                with atomic_path(os.path.join(staging, FIXED_NOISE_FILE)) as partial:
+                    np.save(partial, self.fixed_noise)
+                self.outputs.grid(0, self.fixed_noise)
+                self.outputs.save_models()
+                self.checkpoint(0, [])
+            publish(staging, run_dir)
+        except BaseException:
+            lock.release()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self._attach(run_dir)
+        return lock
 
-    def save_models() -> None:
-        for model, name in ((models.generator, GENERATOR_FILE), (models.discriminator, DISCRIMINATOR_FILE)):
-            with atomic_path(os.path.join(run_dir, name)) as partial:
-                model.save(partial)
+    def restore(self) -> tuple[int, list]:
+        """Load the newest checkpoint; returns (its iteration, the losses it had not logged yet)."""
+        from gan_keras.training.checkpoints import restore_latest
 
-    def checkpoint(iteration: int) -> None:
-        if board:
-            board.flush()  # the logs on disk then reach at least this checkpoint
-        save_checkpoint(run_dir, models, iteration, fixed_noise, rng, log.pending, config.keep_checkpoints)
+        record = restore_latest(self.run_dir, self.models, self.rng)
+        self.fixed_noise = record["fixed_noise"]
+        return record["iteration"], record["pending_losses"]
 
-    log = LossLog(os.path.join(run_dir, LOSSES_CSV), pending)
-    if not resuming:
-        with _writing(run_dir):
-            save_grid_at(0)
-            save_models()
-            checkpoint(0)
-    stop = StopRequest()
-    bar = progress_bar(config.epochs, start, show_progress)
-    started, iteration = time.perf_counter(), start
-    try:
-        for iteration in range(start + 1, config.epochs + 1):
-            chosen = rng.integers(0, len(images), config.batch_size)
-            noise_d = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
-            noise_g = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
-            if classes:  # the real images' own classes; random ones for the fakes
-                fake_classes = rng.integers(0, classes, (2, config.batch_size))
-                losses = step(images[chosen], noise_d, noise_g, one_hot(dataset.y_train[chosen], classes),
-                              one_hot(fake_classes[0], classes), one_hot(fake_classes[1], classes))
-            else:
-                losses = step(images[chosen], noise_d, noise_g)
-            if not all(math.isfinite(value) for value in losses.values()):
-                raise TrainingDiverged(
-                    f"a loss became NaN or infinite at iteration {iteration:,} ({_format(losses)}); "
-                    f"the last good checkpoint is kept in {os.path.join(run_dir, 'checkpoints')}")
-            log.add(losses)
-            last = iteration == config.epochs
-            evaluating = evaluator is not None and (iteration % config.eval_interval == 0 or last)
+    def checkpoint(self, iteration: int, pending: list) -> None:
+        from gan_keras.training.checkpoints import save_checkpoint
+
+        if self.outputs.board:
+            self.outputs.board.flush()  # the logs on disk then reach at least this checkpoint
+        save_checkpoint(self.run_dir, self.models, iteration, self.fixed_noise, self.rng, pending,
+                        self.config.keep_checkpoints)
+
+    def repair_finished(self, iteration: int) -> None:
+        """A complete run: rewrite the final files a late kill left missing, or say it is complete."""
+        from gan_keras.training import tensorboard_log
+        from gan_keras.training.outputs import writing
+
+        missing = [name for name in [grid_name(iteration), *self.outputs.model_files(), LOSSES_PLOT]
+                   if not os.path.exists(os.path.join(self.run_dir, name))]
+        if not missing:
+            raise UsageError(f"{self.run_dir} already has {iteration:,} iterations: the run is complete; "
+                             f"pass a larger --epochs to go on")
+        with writing(self.run_dir):
+            tensorboard_log.rewind(self.run_dir, iteration)  # drops a record torn by the kill, if any
+            if grid_name(iteration) in missing:
+                self.outputs.grid(iteration, self.fixed_noise)
+            self.outputs.save_models(only=missing)
+            if LOSSES_PLOT in missing:
+                plot_losses(os.path.join(self.run_dir, LOSSES_CSV), os.path.join(self.run_dir, LOSSES_PLOT))
+        print(f"{self.run_dir} is complete ({iteration:,} iterations); rewrote what was missing: "
+              f"{', '.join(missing)}", flush=True)
+
+    def train(self, start: int, pending: list, stop: StopRequest, show_progress: bool) -> str:
+        """Iterations ``start + 1`` to ``config.epochs``, then the final files."""
+        from gan_keras.training import tensorboard_log
+
+        config = self.config
+        if not config.no_tensorboard:
+            self.outputs.board = tensorboard_log.TensorBoardLog(self.run_dir)
+            if start == 0:
+                self.outputs.board.grids(0, _read_grid(self.run_dir, 0), self.outputs.real_grid)
+        log = LossLog(os.path.join(self.run_dir, LOSSES_CSV), pending)
+        bar = progress_bar(config.epochs, start, show_progress and not stop.requested)
+        started, iteration = time.perf_counter(), start
+        try:
+            while iteration < config.epochs and not stop.requested:  # a signal during start-up: leave at once
+                iteration += 1
+                self._iteration(iteration, log, bar, stop)
+        finally:
+            bar.close()
+            log.close()
+            if self.outputs.board:
+                self.outputs.board.close()
+        return self._finish(start, iteration, time.perf_counter() - started, stop)
+
+    def _iteration(self, iteration: int, log: LossLog, bar, stop: StopRequest) -> None:
+        """One training step, then whatever this iteration logs, scores and writes."""
+        from gan_keras.training.outputs import writing
+
+        config = self.config
+        losses = self._train_step()
+        if not all(math.isfinite(value) for value in losses.values()):
+            raise TrainingDiverged(
+                f"a loss became NaN or infinite at iteration {iteration:,} ({_format(losses)}); "
+                f"the last good checkpoint is kept in {os.path.join(self.run_dir, 'checkpoints')}")
+        log.add(losses)
+        last = iteration == config.epochs
+        evaluating = self.evaluator is not None and (iteration % config.eval_interval == 0 or last)
+        with writing(self.run_dir):
             if evaluating:
-                scores = evaluator.score_generator(models.generator, config.eval_samples, EVAL_NOISE_SEED)
-                log.scores = {"frechet_distance": scores.frechet_distance,
-                              "inception_score": scores.inception_score,
-                              "rarest_class_share": scores.rarest_class_share}
-            with _writing(run_dir):
-                if iteration % config.log_interval == 0 or last or evaluating:
-                    row = log.flush(iteration)
-                    bar.set_postfix_str(_format(row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
-                                        refresh=False)
-                    if board:
-                        board.scalars(iteration, row)
-                bar.update(1)
-                on_interval = iteration % config.save_interval == 0 or last
-                if on_interval:
-                    save_grid_at(iteration)
-                if on_interval or stop.requested:
-                    save_models()
-                if iteration % checkpoint_interval == 0 or last or stop.requested:
-                    checkpoint(iteration)
-            if stop.requested:
-                break
-    finally:
-        bar.close()
-        log.close()
-        stop.release()
-        if board:
-            board.close()
-    elapsed = time.perf_counter() - started
-    done = iteration - start
-    if stop.requested and iteration < config.epochs:
-        print(f"stopped by {stop.signal_name} at iteration {iteration:,}; checkpoint and generator saved. "
-              f"Continue with: python train.py --resume {run_dir}", flush=True)
-        return run_dir
-    with _writing(run_dir):
-        plot_losses(os.path.join(run_dir, LOSSES_CSV), os.path.join(run_dir, LOSSES_PLOT))
-    print(f"trained {done:,} iterations in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} it/s); "
-          f"results in {run_dir}", flush=True)
-    return run_dir
+                log.scores = self._score(iteration)
+            if iteration % config.log_interval == 0 or last or evaluating:
+                row = log.flush(iteration)
+                bar.set_postfix_str(_format(row, ("d_loss", "d_acc", "g_loss")) + log.score_text, refresh=False)
+                if self.outputs.board:
+                    self.outputs.board.scalars(iteration, row)
+            bar.update(1)
+            on_interval = iteration % config.save_interval == 0 or last
+            if on_interval:
+                self.outputs.grid(iteration, self.fixed_noise)
+            if on_interval or stop.requested:
+                self.outputs.save_models()
+            if iteration % config.checkpoint_interval == 0 or last or stop.requested:
+                self.checkpoint(iteration, log.pending)
+
+    def _train_step(self) -> dict[str, float]:
+        """Draw the batch and noise for one iteration from the run's NumPy generator, and train on them."""
+        config, rng = self.config, self.rng
+        chosen = rng.integers(0, len(self.images), config.batch_size)
+        noise_d = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
+        noise_g = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
+        if not self.classes:
+            return self.step(self.images[chosen], noise_d, noise_g)
+        fake_classes = rng.integers(0, self.classes, (2, config.batch_size))  # real images keep their own
+        return self.step(self.images[chosen], noise_d, noise_g, one_hot(self.dataset.y_train[chosen], self.classes),
+                         one_hot(fake_classes[0], self.classes), one_hot(fake_classes[1], self.classes))
+
+    def _score(self, iteration: int) -> dict[str, float]:
+        """Scores of the sampled generator (and of the raw one beside an average); keeps the best."""
+        count = self.config.eval_samples
+        scores = self.evaluator.score_generator(self.models.sampled, count, EVAL_NOISE_SEED)
+        values = {"frechet_distance": scores.frechet_distance, "inception_score": scores.inception_score,
+                  "rarest_class_share": scores.rarest_class_share}
+        if self.models.average is not None:
+            raw = self.evaluator.score_generator(self.models.generator, count, EVAL_NOISE_SEED)
+            values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
+        self.outputs.keep_if_best(iteration, scores.frechet_distance, scores.inception_score)
+        return values
+
+    def _finish(self, start: int, iteration: int, elapsed: float, stop: StopRequest) -> str:
+        from gan_keras.training.outputs import writing
+
+        if stop.requested and iteration < self.config.epochs:
+            print(f"stopped by {stop.signal_name} at iteration {iteration:,}; checkpoint and generator saved. "
+                  f"Continue with: python train.py --resume {self.run_dir}", flush=True)
+            return self.run_dir
+        with writing(self.run_dir):
+            plot_losses(os.path.join(self.run_dir, LOSSES_CSV), os.path.join(self.run_dir, LOSSES_PLOT))
+        done = iteration - start
+        print(f"trained {done:,} iterations in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} it/s); "
+              f"results in {self.run_dir}", flush=True)
+        return self.run_dir
+
+
+def _read_grid(run_dir: str, iteration: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(os.path.join(run_dir, grid_name(iteration))) as image:
+        return np.asarray(image.convert("L"))
 
 
 def grid_shape(conditional: bool) -> tuple[int, int]:
@@ -221,71 +334,23 @@ def _format(values: dict[str, float], names=None) -> str:
     return ", ".join(f"{name}={values[name]:.3f}" for name in (names or values))
 
 
-class _writing:
-    """Turns a failed write (disk full, permissions) into one clear error."""
-
-    def __init__(self, run_dir: str):
-        self.run_dir = run_dir
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, OSError):
-            where = error.filename or self.run_dir
-            raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
-                                f"earlier results and checkpoints are untouched") from None
-        return False
-
-
 class StopRequest:
-    """Records SIGINT/SIGTERM so the loop can finish its iteration, checkpoint and leave."""
+    """Records SIGINT/SIGTERM so the run can finish what is under way, checkpoint and leave."""
 
     def __init__(self):
         self.requested, self.signal_name = False, ""
+        self._previous = {}
+
+    def __enter__(self) -> StopRequest:
         self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
 
-    def _handle(self, signum, frame):
-        self.requested, self.signal_name = True, signal.Signals(signum).name
-
-    def release(self) -> None:
+    def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
 
-
-class LossLog:
-    """Averages the step's losses over each log interval and appends them to a CSV file."""
-
-    def __init__(self, path: str, pending: list[dict[str, float]] | None = None):
-        self.handle = open(path, "a", newline="")
-        self.writer = csv.writer(self.handle)
-        if self.handle.tell() == 0:
-            self.writer.writerow(LOG_COLUMNS)
-        self.pending: list[dict[str, float]] = list(pending or [])
-        self.scores: dict[str, float] = {}
-        self.score_text = ""
-
-    def add(self, losses: dict[str, float]) -> None:
-        self.pending.append(losses)
-
-    def flush(self, iteration: int) -> dict[str, float]:
-        """Write one row: mean losses since the last row, and scores if some were just computed.
-
-        Returns the row's values (losses, and the scores when present).
-        """
-        means = {name: float(np.mean([row[name] for row in self.pending])) for name in LOSS_COLUMNS}
-        scores = [f"{self.scores[name]:.6f}" if name in self.scores else "" for name in SCORE_COLUMNS]
-        self.writer.writerow([iteration] + [f"{means[name]:.6f}" for name in LOSS_COLUMNS] + scores)
-        self.handle.flush()
-        if self.scores:
-            self.score_text = f", FD={self.scores['frechet_distance']:.2f}"
-        row = {**means, **self.scores}
-        self.pending.clear()
-        self.scores = {}
-        return row
-
-    def close(self) -> None:
-        self.handle.close()
+    def _handle(self, signum, frame):
+        self.requested, self.signal_name = True, signal.Signals(signum).name
 
 
 def _remove_partial_files(run_dir: str) -> None:
@@ -299,11 +364,13 @@ def _remove_partial_files(run_dir: str) -> None:
 
 def _rewind_outputs(run_dir: str, iteration: int) -> None:
     """Drop CSV rows and grids written after ``iteration``, so the resumed run has no duplicates."""
+    import csv
+
     csv_path = os.path.join(run_dir, LOSSES_CSV)
     if os.path.exists(csv_path):
         with open(csv_path, newline="") as handle:
             rows = list(csv.reader(handle))
-        kept = rows[:1] + [row for row in rows[1:] if row and _is_int(row[0]) and int(row[0]) <= iteration]
+        kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= iteration]
         with atomic_path(csv_path) as partial:
             with open(partial, "w", newline="") as handle:
                 csv.writer(handle).writerows(kept)
@@ -311,10 +378,6 @@ def _rewind_outputs(run_dir: str, iteration: int) -> None:
         match = GRID_PATTERN.match(name)
         if match and int(match.group(1)) > iteration:
             os.remove(os.path.join(run_dir, name))
-
-
-def _is_int(text: str) -> bool:
-    return text.isdigit()
 
 
 def progress_bar(total: int, initial: int, enabled: bool):

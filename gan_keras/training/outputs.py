@@ -1,0 +1,99 @@
+"""What a run writes into its folder: grids, saved models, the best snapshot, checkpoints.
+
+Every file goes to a temporary name first and is renamed into place. The
+generator people sample from (``generator.keras``, the grids, the scores) is
+``models.sampled``: G's average when the run keeps one; the trained G itself is
+then saved beside it as ``generator_raw.keras``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from gan_keras.errors import GanKerasError
+from gan_keras.files import atomic_path
+from gan_keras.images import grid_name, save_png, tile, to_uint8
+from gan_keras.run_dir import (BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE, GENERATOR_FILE,
+                               RAW_GENERATOR_FILE)
+from gan_keras.training.gan import GanModels, with_classes
+
+
+class RunOutputs:
+    """Writes one run's files; ``board`` (TensorBoard) is attached once the folder is in place."""
+
+    def __init__(self, run_dir: str, models: GanModels, rows: int, cols: int,
+                 fixed_classes: np.ndarray | None, real_grid: np.ndarray):
+        self.run_dir, self.models = run_dir, models
+        self.rows, self.cols = rows, cols
+        self.fixed_classes, self.real_grid = fixed_classes, real_grid
+        self.board = None
+        self.best_fd = read_best(run_dir).get("frechet_distance", math.inf)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.run_dir, name)
+
+    def grid(self, iteration: int, fixed_noise: np.ndarray) -> None:
+        """The fixed-noise grid of the sampled generator (and, to TensorBoard, a real grid beside it)."""
+        samples = self.models.sampled.predict_on_batch(with_classes(fixed_noise, self.fixed_classes))
+        grid = tile(to_uint8(samples), self.rows, self.cols)
+        save_png(grid, self.path(grid_name(iteration)))
+        if self.board:
+            self.board.grids(iteration, grid, self.real_grid)
+
+    def model_files(self) -> dict[str, object]:
+        """{file name: model} of the models a run saves."""
+        files = {GENERATOR_FILE: self.models.sampled, DISCRIMINATOR_FILE: self.models.discriminator}
+        if self.models.average is not None:
+            files[RAW_GENERATOR_FILE] = self.models.generator
+        return files
+
+    def save_models(self, only: list[str] | None = None) -> None:
+        for name, model in self.model_files().items():
+            if only is None or name in only:
+                with atomic_path(self.path(name)) as partial:
+                    model.save(partial)
+
+    def keep_if_best(self, iteration: int, frechet_distance: float, inception_score: float) -> bool:
+        """Save the sampled generator as generator_best.keras when its FD is the lowest so far."""
+        if not frechet_distance < self.best_fd:
+            return False
+        with atomic_path(self.path(BEST_GENERATOR_FILE)) as partial:
+            self.models.sampled.save(partial)
+        record = {"iteration": iteration, "frechet_distance": frechet_distance,
+                  "inception_score": inception_score, "file": BEST_GENERATOR_FILE}
+        with atomic_path(self.path(BEST_RECORD_FILE)) as partial:
+            with open(partial, "w") as handle:
+                json.dump(record, handle, indent=2)
+        self.best_fd = frechet_distance
+        return True
+
+
+def read_best(run_dir: str) -> dict:
+    """The run's best.json ({} when there is none or it is unreadable)."""
+    try:
+        with open(os.path.join(run_dir, BEST_RECORD_FILE)) as handle:
+            record = json.load(handle)
+        return record if isinstance(record, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+class writing:
+    """Turns a failed write (disk full, permissions) into one clear error naming the file."""
+
+    def __init__(self, run_dir: str):
+        self.run_dir = run_dir
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, OSError):
+            where = error.filename or f"a file in {self.run_dir}"
+            raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
+                                f"earlier results and checkpoints are untouched") from None
+        return False
