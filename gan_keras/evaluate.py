@@ -31,8 +31,7 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
     """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run."""
     from gan_keras.run_dir import BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE, read_config
     from gan_keras.sampling import load_generator
-    from gan_keras.training.checkpoints import (assign_groups, list_checkpoints, model_variables,
-                                                read_checkpoint)
+    from gan_keras.training.checkpoints import assign_groups, list_checkpoints, read_checkpoint, variable_groups
     from gan_keras.training.gan import build_gan
     from gan_keras.training.outputs import read_best
 
@@ -42,9 +41,8 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
     rows = []
     for iteration, path in list_checkpoints(run_dir):
         values, _ = read_checkpoint(path)
-        groups = {"generator": model_variables(models.generator)}
-        if models.average is not None:
-            groups["generator_average"] = model_variables(models.average.average)
+        groups = {name: group for name, group in variable_groups(models).items()
+                  if name in ("generator", "generator_average")}
         assign_groups(values, groups, path)
         for group, generator in (("generator_average", models.sampled), ("generator", models.generator)):
             if group in groups:

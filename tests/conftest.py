@@ -45,4 +45,13 @@ def trained_run(tmp_path_factory, small_mnist) -> str:
                         "--log-interval", "2", "--data", small_mnist, "--out", str(run_dir),
                         "--seed", "3", "--no-progress")
     assert result.returncode == 0, result.stderr
+    _STDERR[str(run_dir)] = result.stderr
     return str(run_dir)
+
+
+_STDERR: dict[str, str] = {}
+
+
+def train_stderr(run_dir: str) -> str:
+    """What train.py wrote to stderr while making the ``trained_run`` fixture."""
+    return _STDERR[run_dir]

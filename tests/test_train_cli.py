@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 
 from conftest import ROOT, run_script
@@ -110,7 +111,8 @@ def test_bad_data_files_through_the_command_line(tmp_path):
              x_test=np.zeros((1, 28, 28), np.float64), y_test=np.zeros(1))
     np.savez(tmp_path / "empty.npz", x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0),
              x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0))
-    for name, message in (("corrupt.npz", "cannot read"), ("text.npz", "cannot read"),
+    for name, message in (("corrupt.npz", "a zip archive, but a damaged one"),
+                          ("text.npz", "is not an .npz archive (it looks like a text file)"),
                           ("shape.npz", "expected (N, 28, 28)"), ("dtype.npz", "dtype float64"),
                           ("empty.npz", "no images")):
         result = run_script("train.py", "--data", str(tmp_path / name), "--out", str(tmp_path / "run"))
@@ -126,27 +128,58 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr and "data file not found" in result.stderr
 
 
-def test_eval_interval_scores_into_csv_and_plot(tmp_path, small_mnist):
-    import os as _os
-
-    env_cache = tmp_path / "cache"
-    run_dir = tmp_path / "run"
+def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small_mnist):
+    import json
     import subprocess as sp
     import sys as _sys
 
-    result = sp.run([_sys.executable, _os.path.join(ROOT, "train.py"), "--epochs", "4", "--batch-size", "8",
-                     "--eval-interval", "2", "--eval-samples", "100", "--log-interval", "1",
-                     "--save-interval", "4", "--data", small_mnist, "--out", str(run_dir), "--no-progress"],
-                    capture_output=True, text=True, cwd=ROOT, timeout=600,
-                    env={**_os.environ, "GAN_KERAS_CACHE": str(env_cache)})
+    import keras
+
+    from gan_keras.data import load_local
+    from gan_keras.evaluation.evaluator import Evaluator
+
+    cache, run_dir = tmp_path / "cache", tmp_path / "run"
+    env = {**os.environ, "GAN_KERAS_CACHE": str(cache)}
+    result = sp.run([_sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "6", "--batch-size", "8",
+                     "--eval-interval", "2", "--eval-samples", "100", "--log-interval", "1", "--ema", "0.9",
+                     "--save-interval", "6", "--data", small_mnist, "--out", str(run_dir), "--no-progress"],
+                    capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
     with open(run_dir / "losses.csv") as handle:
         rows = list(csv.DictReader(handle))
     scored = {int(row["iteration"]): float(row["frechet_distance"]) for row in rows if row["frechet_distance"]}
-    assert sorted(scored) == [2, 4] and all(value > 0 for value in scored.values())
+    raw = {int(row["iteration"]): float(row["raw_frechet_distance"]) for row in rows if row["raw_frechet_distance"]}
+    assert sorted(scored) == sorted(raw) == [2, 4, 6] and all(value > 0 for value in scored.values())
+    assert scored != raw  # the average and the trained G are scored apart
     assert all(1.0 <= float(row["inception_score"]) <= 10.0 for row in rows if row["inception_score"])
+    best = json.loads((run_dir / "best.json").read_text())
+    assert best["iteration"] == min(scored, key=scored.get)
+    assert best["frechet_distance"] == pytest.approx(min(scored.values()), abs=1e-5)
+    os.environ["GAN_KERAS_CACHE"] = str(cache)  # the classifier the run trained and cached
+    try:
+        evaluator = Evaluator(load_local(small_mnist), verbose=0)
+    finally:
+        del os.environ["GAN_KERAS_CACHE"]
+    rescored = evaluator.score_generator(keras.saving.load_model(run_dir / "generator_best.keras"), 100, 1234)
+    assert rescored.frechet_distance == pytest.approx(best["frechet_distance"], rel=1e-4)
     with Image.open(run_dir / "losses.png") as plot:
         assert plot.size[1] == 900  # three panels: losses, accuracy, Frechet distance
+    table = sp.run([_sys.executable, "-m", "gan_keras.evaluate", str(run_dir), "--checkpoints", "--samples", "100"],
+                   capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    assert table.returncode == 0, table.stderr
+    lines = [line for line in table.stdout.splitlines() if line.startswith(("checkpoint", "generator"))]
+    assert [line.split()[:2] for line in lines if line.startswith("checkpoint")] == [
+        ["checkpoint", "0"], ["checkpoint", "0"], ["checkpoint", "6"], ["checkpoint", "6"]]
+    assert any(line.startswith("generator_best.keras") for line in lines)
+    assert (run_dir / "checkpoint_scores.png").exists()
+
+
+def test_a_training_run_prints_no_tensorflow_log_lines_or_warnings(trained_run):
+    import re
+
+    from conftest import train_stderr
+
+    assert not re.search(r"^[IWEF]\d{4} |absl::InitializeLog|Warning", train_stderr(trained_run), re.MULTILINE)
 
 
 def test_tensorboard_events(trained_run):
