@@ -89,7 +89,7 @@ class EdgeKill:
 def startup_kill(run_dir: str, data: str, pause: float) -> EdgeKill:
     """SIGKILL a new run ``pause`` s after start (before checkpoint 0 exists), then go on as a user would."""
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "4", "--data", data, "--out", run_dir,
-               "--batch-size", "8", "--save-interval", "2", "--no-progress"]
+               "--batch-size", "8", "--save-interval", "2", "--log-interval", "1", "--no-progress"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     time.sleep(pause)
     process.kill()
@@ -111,7 +111,7 @@ def late_kill(run_dir: str, data: str) -> EdgeKill:
     """SIGKILL a run as soon as its final checkpoint exists, then ``--resume`` it to repair what it lost."""
     epochs = 6
     command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", str(epochs), "--data", data, "--out",
-               run_dir, "--batch-size", "8", "--save-interval", "3", "--no-progress"]
+               run_dir, "--batch-size", "8", "--save-interval", "3", "--log-interval", "1", "--no-progress"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     while process.poll() is None and newest_checkpoint(run_dir) < epochs:
         time.sleep(0.002)

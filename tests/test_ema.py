@@ -1,5 +1,7 @@
 """The averaged generator: the exact update with its warm-up, on both loops; the save interval chosen."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -51,3 +53,15 @@ def test_checkpoints_keep_their_own_interval():
     assert given.checkpoint_interval == 3  # an explicit --save-interval still sets both, as before
     both = resolve_intervals(TrainConfig(epochs=3000, save_interval=3, checkpoint_interval=7))
     assert (both.save_interval, both.checkpoint_interval) == (3, 7)
+
+
+def test_a_run_without_save_interval_writes_about_25_grids(tmp_path, small_mnist):
+    from conftest import run_script
+
+    run_dir = tmp_path / "run"
+    result = run_script("train.py", "--epochs", "50", "--batch-size", "4", "--data", small_mnist,
+                        "--out", str(run_dir), "--no-tensorboard", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    grids = sorted(name for name in os.listdir(run_dir) if name.startswith("grid_"))
+    assert grids == [f"grid_{i:07d}.png" for i in range(0, 51, 2)]  # every 2 iterations: 26 frames
+    assert sorted(os.listdir(run_dir / "checkpoints")) == ["ckpt_0000000.npz", "ckpt_0000050.npz"]

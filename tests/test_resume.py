@@ -165,3 +165,12 @@ def test_unwritable_output_folder(tmp_path, small_mnist):
     result = run_script("train.py", "--epochs", "2", "--data", small_mnist, "--out", str(blocker / "run"))
     assert result.returncode == 2 and "cannot create run folder" in result.stderr
     assert blocker.read_text() == "a file, not a folder"
+
+
+def test_kill_test_edges_start_up_and_after_the_final_checkpoint(tmp_path, small_mnist):
+    from gan_keras.killtest import late_kill, startup_kill
+
+    early = startup_kill(str(tmp_path / "early"), small_mnist, pause=2.0)
+    assert early.ok, early
+    late = late_kill(str(tmp_path / "late"), small_mnist)
+    assert late.ok, late
