@@ -16,7 +16,9 @@ import statistics
 import threading
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from gan_keras.console import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
@@ -81,11 +83,13 @@ def time_variant(name, batch_size, loop, precision, images_uint8, args):
     """Median ms per iteration over ``args.repeats`` blocks of ``args.iterations``, after warm-up."""
     import keras
 
+    from gan_keras.roofline import iteration_flops
     from gan_keras.training.gan import build_gan
     from gan_keras.training.loop import make_step
 
     keras.utils.set_random_seed(0)
     models = build_gan(args.latent_dim, mixed_precision=precision)
+    flops = iteration_flops(models, batch_size)
     rng = np.random.default_rng(0)
     if loop == "seed":
         x_train = images_uint8 / 127.5 - 1.0
@@ -112,7 +116,7 @@ def time_variant(name, batch_size, loop, precision, images_uint8, args):
     keras.mixed_precision.set_global_policy("float32")
     ms = 1000 * statistics.median(blocks)
     return {"name": name, "batch": batch_size, "ms": ms, "images_per_s": batch_size / ms * 1000,
-            "spread": 1000 * (max(blocks) - min(blocks)), "peak_mib": memory.peak_mib}
+            "spread": 1000 * (max(blocks) - min(blocks)), "peak_mib": memory.peak_mib, "flops": flops}
 
 
 VARIANTS = [
@@ -144,12 +148,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--only", default=None, help="comma-separated variant letters/words to keep, e.g. 'a,b'")
     args = parser.parse_args(argv)
+    from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_gflops
+
     images = load_dataset("mnist", args.data).x_train
     print(machine_line())
+    model, flags = cpu_description()
+    peak = {"none": matmul_gflops("float32"), "bf16": matmul_gflops("bfloat16")}
+    print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(FLAGS_THAT_MATTER)}")
+    print(f"roofline: a {MATMUL_SIZE} x {MATMUL_SIZE} matmul runs at {peak['none']:.0f} GFLOP/s in float32 and "
+          f"{peak['bf16']:.0f} in bfloat16; limit = FLOPs of one iteration (counted from the built models) "
+          f"/ that rate; efficiency = limit / measured")
     print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations")
     variants = VARIANTS if args.only is None else [
         v for v in VARIANTS if any(key.strip() in v[0] for key in args.only.split(","))]
-    header = f"{'variant':<28} {'batch':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} {'peak MiB':>9}"
+    header = (f"{'variant':<28} {'batch':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
+              f"{'peak MiB':>9} {'GFLOP/it':>9} {'limit ms':>9} {'efficiency':>10}")
     print(header)
     print("-" * len(header))
     baseline = None
@@ -157,8 +170,10 @@ def main(argv: list[str] | None = None) -> None:
         row = time_variant(name, batch, loop, precision, images, args)
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
+        limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000
         print(f"{name:<28} {batch:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
-              f"{ratio:>7} {row['peak_mib']:>9.0f}", flush=True)
+              f"{ratio:>7} {row['peak_mib']:>9.0f} {row['flops'] / 1e9:>9.2f} {limit:>9.1f} "
+              f"{limit / row['ms']:>10.0%}", flush=True)
 
 
 if __name__ == "__main__":

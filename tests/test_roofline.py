@@ -1,0 +1,23 @@
+"""The bench's roofline: FLOPs counted from the built models against a count by hand."""
+
+from gan_keras.roofline import cpu_description, forward_flops, iteration_flops
+from gan_keras.training.gan import build_gan
+
+
+def test_notebook_dcgan_flops_match_a_hand_count():
+    models = build_gan(100)
+    per_image_g = (2 * 100 * 7 * 7 * 128           # Dense 100 -> 7x7x128
+                   + 2 * 7 * 7 * 9 * 128 * 128     # ConvT 7x7x128 -> 14x14x128: each input pixel, a 3x3 patch
+                   + 2 * 14 * 14 * 9 * 128 * 64    # ConvT 14x14x128 -> 28x28x64
+                   + 2 * 28 * 28 * 9 * 64 * 1)     # ConvT 28x28x64 -> 28x28x1, stride 1
+    per_image_d = (2 * 14 * 14 * 9 * 1 * 64        # Conv 28x28x1 -> 14x14x64: each output pixel, a 3x3 patch
+                   + 2 * 7 * 7 * 9 * 64 * 128      # Conv 14x14x64 -> 7x7x128
+                   + 2 * 7 * 7 * 128 * 1)          # Dense 6272 -> 1
+    assert forward_flops(models.generator, 32) == 32 * per_image_g == 1_456_308_224
+    assert forward_flops(models.discriminator, 32) == 32 * per_image_d
+    assert iteration_flops(models, 32) == 32 * (4 * per_image_g + 9 * per_image_d)
+
+
+def test_cpu_description_names_the_model_and_known_flags():
+    model, flags = cpu_description()
+    assert model and set(flags) <= {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
