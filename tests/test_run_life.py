@@ -149,3 +149,24 @@ def test_an_unwritable_output_is_named_not_its_temporary_file(tmp_path, trained_
     result = run_script("sample.py", os.path.join(trained_run, "generator.keras"), "--out", str(out))
     assert result.returncode == 1
     assert result.stderr.strip() == f"sample.py: error: {out}: Not a directory"
+
+
+def test_a_full_disk_during_start_up_names_the_file_and_leaves_no_folder(tmp_path, small_mnist, monkeypatch):
+    import errno
+
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.errors import GanKerasError
+    from gan_keras.files import atomic_path
+    from gan_keras.training import loop, outputs
+
+    def disk_full(pixels, path):
+        with atomic_path(path) as partial:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), partial)
+
+    monkeypatch.setattr(outputs, "save_png", disk_full)
+    run_dir = tmp_path / "run"
+    config = TrainConfig(epochs=4, batch_size=8, seed=1, data=small_mnist, out=str(run_dir))
+    with pytest.raises(GanKerasError) as raised:
+        loop.train(config, show_progress=False)
+    assert str(raised.value).startswith(f"cannot write {run_dir / 'grid_0000000.png'}: No space left on device")
+    assert not run_dir.exists() and not staging_folders(tmp_path)

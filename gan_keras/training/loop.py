@@ -155,7 +155,7 @@ class TrainingSession:
         self._attach(staging)
         lock = RunLock(staging).__enter__()
         try:
-            with writing(run_dir):
+            with writing(run_dir, staging):
                 write_config(staging, self.config, self.dataset.describe(), fingerprint(self.dataset))
                 with atomic_path(os.path.join(staging, FIXED_NOISE_FILE)) as partial:
                     np.save(partial, self.fixed_noise)

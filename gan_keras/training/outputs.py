@@ -83,17 +83,23 @@ def read_best(run_dir: str) -> dict:
 
 
 class writing:
-    """Turns a failed write (disk full, permissions) into one clear error naming the file."""
+    """Turns a failed write (disk full, permissions) into one clear error naming the file.
 
-    def __init__(self, run_dir: str):
-        self.run_dir = run_dir
+    ``staging``: the hidden folder a new run is assembled in; errors name the file by
+    the run folder's real name instead.
+    """
+
+    def __init__(self, run_dir: str, staging: str | None = None):
+        self.run_dir, self.staging = run_dir, staging
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, error, traceback):
         if isinstance(error, OSError):
-            where = error.filename or f"a file in {self.run_dir}"
+            where = str(error.filename or f"a file in {self.run_dir}")
+            if self.staging:
+                where = where.replace(self.staging, os.path.abspath(self.run_dir))
             raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
                                 f"earlier results and checkpoints are untouched") from None
         return False
