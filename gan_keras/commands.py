@@ -75,33 +75,31 @@ def _check_sample_arguments(args: argparse.Namespace) -> None:
     if args.per_class and args.count is not None:
         raise UsageError("--per-class draws --cols samples of each class; leave out --count")
     if args.interpolate:
-        if not args.out.lower().endswith(".gif"):
-            raise UsageError("--interpolate writes an animation: give --out a .gif path")
+        if not args.out.lower().endswith((".gif", ".mp4")):
+            raise UsageError("--interpolate writes an animation: give --out a .gif or .mp4 path")
         if not (2 <= args.points <= 100 and 1 <= args.steps <= 1000 and args.points * args.steps <= 5000):
             raise UsageError("--points must be 2-100 and --steps 1-1,000, with at most 5,000 frames")
         if not 0.01 <= args.duration <= 60:
             raise UsageError(f"--duration must be between 0.01 and 60 seconds, got {args.duration}")
-    elif args.out.lower().endswith(".gif"):
-        raise UsageError("a .gif output is an animation: add --interpolate")
+    elif args.out.lower().endswith((".gif", ".mp4")):
+        raise UsageError("a .gif or .mp4 output is an animation: add --interpolate")
     if os.path.exists(args.out) and not args.force and not (os.path.isdir(args.out) and not os.listdir(args.out)):
         raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
 
 
 def _write_latent_walk(generator, args: argparse.Namespace) -> None:
-    from PIL import Image
-
     from gan_keras import sampling
-    from gan_keras.images import save_gif, tile, to_uint8
+    from gan_keras.images import save_animation, tile, to_uint8
 
     frames = sampling.latent_walk(generator, args.rows * args.cols, args.points, args.steps, args.seed)
-    pictures = [Image.fromarray(tile(to_uint8(frame), args.rows, args.cols)) for frame in frames]
-    save_gif(pictures, args.out, args.duration)
+    pictures = [tile(to_uint8(frame), args.rows, args.cols) for frame in frames]
+    save_animation(pictures, args.out, args.duration)
     what = "class to class" if sampling.class_count(generator) else f"through {args.points} points"
     print(f"wrote {args.out}: {len(pictures)} frames of a {args.rows}x{args.cols} latent walk ({what})")
 
 
 def gif_command(args: argparse.Namespace) -> None:
-    from gan_keras.images import list_grids, write_gif
+    from gan_keras.images import ANIMATION_TYPES, list_grids, write_animation
 
     if not 0.01 <= args.duration <= 600:
         raise UsageError(f"--duration must be between 0.01 and 600 seconds, got {args.duration}")
@@ -109,8 +107,10 @@ def gif_command(args: argparse.Namespace) -> None:
     if not grids:
         raise DataError(f"{args.run_dir} holds no grid_*.png files: is it a run folder?")
     out = args.out or os.path.join(args.run_dir, "progress.gif")
+    if not out.lower().endswith(ANIMATION_TYPES):
+        raise UsageError(f"--out {out}: write the animation as .gif or .mp4")
     if os.path.exists(out) and not args.force:
         raise UsageError(f"{out} already exists; pass --force to overwrite it")
     captions = [f"iteration {iteration:,}" for iteration, _ in grids] if args.caption else None
-    frames = write_gif([path for _, path in grids], out, args.duration, captions)
+    frames = write_animation([path for _, path in grids], out, args.duration, captions)
     print(f"wrote {out}: {frames} frames, {args.duration:g} s each, looping")

@@ -66,44 +66,74 @@ def list_grids(folder: str) -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def caption(frame: Image.Image, text: str) -> Image.Image:
-    """A copy of ``frame`` with a strip of text beneath it."""
+ANIMATION_TYPES = (".gif", ".mp4")
+
+
+def caption(frame: np.ndarray, text: str) -> np.ndarray:
+    """A copy of a greyscale frame with a strip of text beneath it (drawn with Pillow)."""
     strip = 14
-    framed = Image.new("L", (frame.width, frame.height + strip), 255)
-    framed.paste(frame, (0, 0))
-    ImageDraw.Draw(framed).text((3, frame.height + 1), text, fill=0)
-    return framed
+    framed = Image.new("L", (frame.shape[1], frame.shape[0] + strip), 255)
+    framed.paste(Image.fromarray(frame), (0, 0))
+    ImageDraw.Draw(framed).text((3, frame.shape[0] + 1), text, fill=0)
+    return np.asarray(framed)
 
 
-def write_gif(frame_paths: list[str], out_path: str, seconds_per_frame: float,
-              captions: list[str] | None = None) -> int:
-    """Animate PNG frames into a GIF that loops forever; returns the number of frames.
+def write_animation(frame_paths: list[str], out_path: str, seconds_per_frame: float,
+                    captions: list[str] | None = None) -> int:
+    """Animate PNG frames into a looping GIF (or an .mp4); returns the number of frames."""
+    import imageio.v3 as iio
 
-    Pillow takes the duration in milliseconds, which is what the GIF stores (in
-    hundredths), so the written file has exactly ``seconds_per_frame`` per frame.
-    """
     if not frame_paths:
         raise DataError("no frames to animate")
     frames = []
-    for index, path in enumerate(frame_paths):
+    for path in frame_paths:
         try:
-            with Image.open(path) as image:
-                frame = image.convert("L")
-        except Exception as error:  # noqa: BLE001 - anything Pillow cannot decode
+            frame = iio.imread(path, mode="L")
+        except Exception as error:  # noqa: BLE001 - anything the image plugins cannot decode
             raise DataError(f"{path} is not a readable image: {error}") from None
-        if frames and frame.size != frames[0].size:
-            raise DataError(f"{path} is {frame.size[0]}x{frame.size[1]}, but the first frame is "
-                            f"{frames[0].size[0]}x{frames[0].size[1]}: frames must share one size")
+        if frames and frame.shape != frames[0].shape:
+            raise DataError(f"{path} is {frame.shape[1]}x{frame.shape[0]}, but the first frame is "
+                            f"{frames[0].shape[1]}x{frames[0].shape[0]}: frames must share one size")
         frames.append(frame)
-    return save_gif(frames, out_path, seconds_per_frame, captions)
+    return save_animation(frames, out_path, seconds_per_frame, captions)
 
 
-def save_gif(frames: list[Image.Image], out_path: str, seconds_per_frame: float,
-             captions: list[str] | None = None) -> int:
-    """Write frames (greyscale images) as a GIF that loops forever, atomically; returns their number."""
+def save_animation(frames: list[np.ndarray], out_path: str, seconds_per_frame: float,
+                   captions: list[str] | None = None) -> int:
+    """Write greyscale uint8 frames through imageio, atomically; returns their number.
+
+    ``.gif``: loops forever, ``seconds_per_frame`` stored as it is (imageio's v3 Pillow
+    writer takes milliseconds, unlike the notebook's v2 ``mimsave(duration=0.5)``).
+    ``.mp4``: H.264 through imageio-ffmpeg (whose wheel ships ffmpeg), frames padded to
+    even sizes as the codec needs.
+    """
+    import imageio.v3 as iio
+
+    extension = os.path.splitext(out_path)[1].lower()
+    if extension not in ANIMATION_TYPES:
+        raise DataError(f"{out_path}: an animation is written as .gif or .mp4, not {extension or 'no extension'}")
     if captions is not None:
         frames = [caption(frame, text) for frame, text in zip(frames, captions)]
     with atomic_path(out_path) as partial:
-        frames[0].save(partial, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=round(seconds_per_frame * 1000), loop=0, optimize=False)
+        if extension == ".gif":
+            iio.imwrite(partial, np.stack(frames), extension=".gif", duration=round(seconds_per_frame * 1000),
+                        loop=0)
+        else:
+            _write_mp4(partial, frames, seconds_per_frame)
     return len(frames)
+
+
+def _write_mp4(path: str, frames: list[np.ndarray], seconds_per_frame: float) -> None:
+    import imageio.v3 as iio
+
+    try:
+        import imageio_ffmpeg  # noqa: F401 - imageio's ffmpeg plugin needs it
+    except ImportError:
+        raise DataError("writing .mp4 needs the imageio-ffmpeg package: pip install imageio-ffmpeg "
+                        "(or write a .gif)") from None
+    height, width = frames[0].shape
+    padded = np.full((len(frames), height + height % 2, width + width % 2), 128, np.uint8)
+    padded[:, :height, :width] = np.stack(frames)
+    rgb = np.repeat(padded[..., np.newaxis], 3, axis=-1)
+    iio.imwrite(path, rgb, plugin="FFMPEG", extension=".mp4", fps=1.0 / seconds_per_frame,
+                codec="libx264", macro_block_size=1, output_params=["-pix_fmt", "yuv420p"])

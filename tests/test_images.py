@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from gan_keras.images import grid_name, list_grids, tile, to_uint8, write_gif
+from gan_keras.images import grid_name, list_grids, tile, to_uint8, write_animation
 
 
 def test_pixels_mapped_as_they_are():
@@ -39,7 +39,7 @@ def test_gif_duration_loop_and_order(tmp_path):
         Image.fromarray(np.full((20, 20), value, np.uint8)).save(path)
         paths.append(str(path))
     out = tmp_path / "out.gif"
-    assert write_gif(paths, str(out), 0.5) == 3
+    assert write_animation(paths, str(out), 0.5) == 3
     with Image.open(out) as gif:
         assert gif.n_frames == 3
         assert gif.info["loop"] == 0

@@ -104,3 +104,28 @@ def test_gif_errors(tmp_path, trained_run):
         assert not (folder / "progress.gif").exists()
     bad = run_script("make_gif.py", trained_run, "--duration", "0")
     assert bad.returncode == 2
+
+
+def test_mp4_from_run_through_imageio_ffmpeg(trained_run, tmp_path):
+    import imageio.v3 as iio
+
+    out = tmp_path / "progress.mp4"
+    result = run_script("make_gif.py", trained_run, "--out", str(out), "--duration", "0.5")
+    assert result.returncode == 0, result.stderr
+    frames = iio.imread(out, plugin="FFMPEG")
+    assert frames.shape[0] == 3 and frames.shape[1] % 2 == 0 and frames.shape[2] % 2 == 0
+    assert iio.immeta(out, plugin="FFMPEG")["fps"] == 2.0
+
+
+def test_mp4_without_imageio_ffmpeg_is_one_line_naming_it(tmp_path, monkeypatch):
+    import sys
+
+    import pytest
+
+    from gan_keras.errors import DataError
+    from gan_keras.images import save_animation
+
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # as if it were not installed
+    with pytest.raises(DataError, match="needs the imageio-ffmpeg package: pip install imageio-ffmpeg"):
+        save_animation([np.zeros((8, 8), np.uint8)] * 2, str(tmp_path / "a.mp4"), 0.5)
+    assert not (tmp_path / "a.mp4").exists()
