@@ -113,4 +113,5 @@ def gif_command(args: argparse.Namespace) -> None:
         raise UsageError(f"{out} already exists; pass --force to overwrite it")
     captions = [f"iteration {iteration:,}" for iteration, _ in grids] if args.caption else None
     frames = write_animation([path for _, path in grids], out, args.duration, captions)
-    print(f"wrote {out}: {frames} frames, {args.duration:g} s each, looping")
+    looping = ", looping" if out.lower().endswith(".gif") else ""
+    print(f"wrote {out}: {frames} frames, {args.duration:g} s each{looping}")

@@ -136,4 +136,4 @@ def _write_mp4(path: str, frames: list[np.ndarray], seconds_per_frame: float) ->
     padded[:, :height, :width] = np.stack(frames)
     rgb = np.repeat(padded[..., np.newaxis], 3, axis=-1)
     iio.imwrite(path, rgb, plugin="FFMPEG", extension=".mp4", fps=1.0 / seconds_per_frame,
-                codec="libx264", macro_block_size=1, output_params=["-pix_fmt", "yuv420p"])
+                codec="libx264", macro_block_size=1)
