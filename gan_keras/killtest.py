@@ -155,6 +155,9 @@ def check_run(run_dir: str, epochs: int, interval: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from gan_keras.console import quiet_tensorflow
+
+    quiet_tensorflow()
     parser = argparse.ArgumentParser(prog="python -m gan_keras.killtest", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder")
     parser.add_argument("--kills", type=int, default=5)
