@@ -6,6 +6,8 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+from gan_keras.errors import GanKerasError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str) -> Iterator[str]:
@@ -30,3 +32,27 @@ def atomic_path(path: str) -> Iterator[str]:
                 os.remove(partial)
             except OSError:
                 pass
+
+
+class writing:
+    """Turns a failed write (disk full, permissions) into one clear error naming the file.
+
+    ``path`` is the file, or the folder, named when the error carries no file name.
+    ``staging``: the hidden folder a new run is assembled in; errors name its files by
+    the run folder's real name (``path``) instead.
+    """
+
+    def __init__(self, path: str, staging: str | None = None):
+        self.path, self.staging = path, staging
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if isinstance(error, OSError):
+            where = str(error.filename or (f"a file in {self.path}" if os.path.isdir(self.path) else self.path))
+            if self.staging:
+                where = where.replace(self.staging, os.path.abspath(self.path))
+            raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
+                                f"earlier results and checkpoints are untouched") from None
+        return False

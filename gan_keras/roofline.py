@@ -32,11 +32,6 @@ def cpu_description() -> tuple[str, list[str]]:
     return model, [flag for flag in FLAGS_THAT_MATTER if flag in flags]
 
 
-def has_native_bf16() -> bool:
-    """True on CPUs with AVX512_BF16 or AMX, where bfloat16 runs natively."""
-    return bool({"avx512_bf16", "amx_bf16"} & set(cpu_description()[1]))
-
-
 def layer_flops(layer, batch: int) -> int:
     """Forward FLOPs of one Dense, Conv2D or Conv2DTranspose layer for ``batch`` inputs (0 for others)."""
     import keras

@@ -5,7 +5,8 @@ first moment of start-up) finish what is under way, checkpoint, and leave with
 exit 0; after a SIGKILL, ``resume`` continues from the last checkpoint and rewinds
 the CSV, grids and TensorBoard logs to it. A new run folder appears complete, with
 checkpoint 0, or not at all. ``resume`` of a finished run rewrites the final files
-a late kill left missing.
+a late kill left missing. TensorFlow is imported only inside :class:`TrainingSession`,
+after the signal handlers are in place, so a signal during its slow import stops cleanly too.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from gan_keras.data import Dataset, fingerprint, fingerprint_difference, load_da
 from gan_keras.defaults import (CLASS_GRID_COLS, CLASSES, GRID_COLS, GRID_ROWS, TrainConfig, resolve_intervals,
                                 validate)
 from gan_keras.errors import DataError, GanKerasError, UsageError
-from gan_keras.files import atomic_path
+from gan_keras.files import atomic_path, writing
 from gan_keras.images import GRID_PATTERN, grid_name, tile, to_uint8
 from gan_keras.plots import plot_losses
 from gan_keras.run_dir import (FIXED_NOISE_FILE, LOSSES_CSV, LOSSES_PLOT, RunLock, choose_run_dir, publish,
                                read_config, read_run_record, staging_dir, write_config)
 from gan_keras.sampling import one_hot
+from gan_keras.training import tensorboard_log
+from gan_keras.training.checkpoints import restore_latest, save_checkpoint
 from gan_keras.training.loss_log import LossLog
 
 EVAL_NOISE_SEED = 1234  # evaluation draws its own noise, so scoring never changes training
@@ -84,8 +87,6 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 session.repair_finished(start)
                 return run_dir
             _rewind_outputs(run_dir, start)
-            from gan_keras.training import tensorboard_log
-
             tensorboard_log.rewind(run_dir, start)
             print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
             return session.train(start, pending, stop, show_progress)
@@ -134,6 +135,7 @@ class TrainingSession:
         self.outputs = RunOutputs(run_dir or "", self.models, rows, cols, fixed_classes,
                                   tile(to_uint8(real), rows, cols))
         self.fixed_noise = self.rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
+        self.first_grid = None
         self.evaluator = None
         if config.eval_interval:
             from gan_keras.evaluation.evaluator import Evaluator
@@ -148,8 +150,6 @@ class TrainingSession:
 
         Returns the run's lock, taken before the folder had its name and held until released.
         """
-        from gan_keras.training.outputs import writing
-
         staging = staging_dir(run_dir)
         os.makedirs(staging)
         self._attach(staging)
@@ -159,7 +159,7 @@ class TrainingSession:
                 write_config(staging, self.config, self.dataset.describe(), fingerprint(self.dataset))
                 with atomic_path(os.path.join(staging, FIXED_NOISE_FILE)) as partial:
                     np.save(partial, self.fixed_noise)
-                self.outputs.grid(0, self.fixed_noise)
+                self.first_grid = self.outputs.grid(0, self.fixed_noise)  # to TensorBoard once it exists
                 self.outputs.save_models()
                 self.checkpoint(0, [])
             publish(staging, run_dir)
@@ -172,15 +172,11 @@ class TrainingSession:
 
     def restore(self) -> tuple[int, list]:
         """Load the newest checkpoint; returns (its iteration, the losses it had not logged yet)."""
-        from gan_keras.training.checkpoints import restore_latest
-
         record = restore_latest(self.run_dir, self.models, self.rng)
         self.fixed_noise = record["fixed_noise"]
         return record["iteration"], record["pending_losses"]
 
     def checkpoint(self, iteration: int, pending: list) -> None:
-        from gan_keras.training.checkpoints import save_checkpoint
-
         if self.outputs.board:
             self.outputs.board.flush()  # the logs on disk then reach at least this checkpoint
         save_checkpoint(self.run_dir, self.models, iteration, self.fixed_noise, self.rng, pending,
@@ -188,9 +184,6 @@ class TrainingSession:
 
     def repair_finished(self, iteration: int) -> None:
         """A complete run: rewrite the final files a late kill left missing, or say it is complete."""
-        from gan_keras.training import tensorboard_log
-        from gan_keras.training.outputs import writing
-
         missing = [name for name in [grid_name(iteration), *self.outputs.model_files(), LOSSES_PLOT]
                    if not os.path.exists(os.path.join(self.run_dir, name))]
         if not missing:
@@ -208,13 +201,11 @@ class TrainingSession:
 
     def train(self, start: int, pending: list, stop: StopRequest, show_progress: bool) -> str:
         """Iterations ``start + 1`` to ``config.epochs``, then the final files."""
-        from gan_keras.training import tensorboard_log
-
         config = self.config
         if not config.no_tensorboard:
             self.outputs.board = tensorboard_log.TensorBoardLog(self.run_dir)
-            if start == 0:
-                self.outputs.board.grids(0, _read_grid(self.run_dir, 0), self.outputs.real_grid)
+            if self.first_grid is not None:  # a new run: its grid 0 was drawn before the folder had its name
+                self.outputs.board.grids(0, self.first_grid, self.outputs.real_grid)
         log = LossLog(os.path.join(self.run_dir, LOSSES_CSV), pending)
         bar = progress_bar(config.epochs, start, show_progress and not stop.requested)
         started, iteration = time.perf_counter(), start
@@ -231,8 +222,6 @@ class TrainingSession:
 
     def _iteration(self, iteration: int, log: LossLog, bar, stop: StopRequest) -> None:
         """One training step, then whatever this iteration logs, scores and writes."""
-        from gan_keras.training.outputs import writing
-
         config = self.config
         losses = self._train_step()
         if not all(math.isfinite(value) for value in losses.values()):
@@ -284,8 +273,6 @@ class TrainingSession:
         return values
 
     def _finish(self, start: int, iteration: int, elapsed: float, stop: StopRequest) -> str:
-        from gan_keras.training.outputs import writing
-
         if stop.requested and iteration < self.config.epochs:
             print(f"stopped by {stop.signal_name} at iteration {iteration:,}; checkpoint and generator saved. "
                   f"Continue with: python train.py --resume {self.run_dir}", flush=True)
@@ -296,13 +283,6 @@ class TrainingSession:
         print(f"trained {done:,} iterations in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} it/s); "
               f"results in {self.run_dir}", flush=True)
         return self.run_dir
-
-
-def _read_grid(run_dir: str, iteration: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(os.path.join(run_dir, grid_name(iteration))) as image:
-        return np.asarray(image.convert("L"))
 
 
 def grid_shape(conditional: bool) -> tuple[int, int]:

@@ -9,7 +9,7 @@ import csv
 
 import numpy as np
 
-from gan_keras.errors import GanKerasError
+from gan_keras.files import writing
 
 LOSS_COLUMNS = ("d_loss", "d_acc", "g_loss", "d_loss_real", "d_loss_fake")
 # Scores of the sampled generator (the averaged one when --ema is on), then of the raw trained one.
@@ -23,7 +23,7 @@ class LossLog:
 
     def __init__(self, path: str, pending: list[dict[str, float]] | None = None):
         self.path = path
-        with self._naming_the_file():
+        with writing(self.path):
             self.handle = open(path, "a", newline="")
             self.writer = csv.writer(self.handle)
             if self.handle.tell() == 0:
@@ -42,7 +42,7 @@ class LossLog:
         """
         means = {name: float(np.mean([row[name] for row in self.pending])) for name in LOSS_COLUMNS}
         scores = [f"{self.scores[name]:.6f}" if name in self.scores else "" for name in SCORE_COLUMNS]
-        with self._naming_the_file():
+        with writing(self.path):
             self.writer.writerow([iteration] + [f"{means[name]:.6f}" for name in LOSS_COLUMNS] + scores)
             self.handle.flush()
         if self.scores:
@@ -57,22 +57,3 @@ class LossLog:
             self.handle.close()
         except OSError:
             pass  # the write error that matters was reported when it happened
-
-    def _naming_the_file(self):
-        return _WriteErrorsName(self.path)
-
-
-class _WriteErrorsName:
-    """An OSError while writing ``path`` becomes one error line that names it."""
-
-    def __init__(self, path: str):
-        self.path = path
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, OSError):
-            raise GanKerasError(f"cannot write {self.path}: {error.strerror or error}; "
-                                f"earlier results and checkpoints are untouched") from None
-        return False

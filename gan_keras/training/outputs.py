@@ -14,7 +14,6 @@ import os
 
 import numpy as np
 
-from gan_keras.errors import GanKerasError
 from gan_keras.files import atomic_path
 from gan_keras.images import grid_name, save_png, tile, to_uint8
 from gan_keras.run_dir import (BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE, GENERATOR_FILE,
@@ -36,13 +35,14 @@ class RunOutputs:
     def path(self, name: str) -> str:
         return os.path.join(self.run_dir, name)
 
-    def grid(self, iteration: int, fixed_noise: np.ndarray) -> None:
-        """The fixed-noise grid of the sampled generator (and, to TensorBoard, a real grid beside it)."""
+    def grid(self, iteration: int, fixed_noise: np.ndarray) -> np.ndarray:
+        """Write the fixed-noise grid of the sampled generator (and, to TensorBoard, a real grid beside it)."""
         samples = self.models.sampled.predict_on_batch(with_classes(fixed_noise, self.fixed_classes))
         grid = tile(to_uint8(samples), self.rows, self.cols)
         save_png(grid, self.path(grid_name(iteration)))
         if self.board:
             self.board.grids(iteration, grid, self.real_grid)
+        return grid
 
     def model_files(self) -> dict[str, object]:
         """{file name: model} of the models a run saves."""
@@ -80,26 +80,3 @@ def read_best(run_dir: str) -> dict:
         return record if isinstance(record, dict) else {}
     except (OSError, ValueError):
         return {}
-
-
-class writing:
-    """Turns a failed write (disk full, permissions) into one clear error naming the file.
-
-    ``staging``: the hidden folder a new run is assembled in; errors name the file by
-    the run folder's real name instead.
-    """
-
-    def __init__(self, run_dir: str, staging: str | None = None):
-        self.run_dir, self.staging = run_dir, staging
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, OSError):
-            where = str(error.filename or f"a file in {self.run_dir}")
-            if self.staging:
-                where = where.replace(self.staging, os.path.abspath(self.run_dir))
-            raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
-                                f"earlier results and checkpoints are untouched") from None
-        return False
