@@ -22,7 +22,7 @@ quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
-from gan_keras.data import load_dataset, scale_images  # noqa: E402
+from gan_keras.data import load_dataset  # noqa: E402
 
 
 class PeakMemory:
@@ -71,12 +71,9 @@ def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
     models.combined.train_on_batch(noise, valid)
 
 
-def project_iteration(step, images, rng, batch_size, latent_dim):
-    """One iteration as gan_keras.training.loop draws it and calls the step."""
-    real = images[rng.integers(0, len(images), batch_size)]
-    noise_d = rng.normal(size=(batch_size, latent_dim)).astype(np.float32)
-    noise_g = rng.normal(size=(batch_size, latent_dim)).astype(np.float32)
-    step(real, noise_d, noise_g)
+def project_iteration(step, batches):
+    """One iteration as gan_keras.training.loop runs it: the next batch of the run's pipeline, then the step."""
+    step(**next(batches))
 
 
 def time_variant(name, batch_size, loop, precision, images_uint8, args):
@@ -90,7 +87,6 @@ def time_variant(name, batch_size, loop, precision, images_uint8, args):
     keras.utils.set_random_seed(0)
     models = build_gan(args.latent_dim, mixed_precision=precision)
     flops = iteration_flops(models, batch_size)
-    rng = np.random.default_rng(0)
     if loop == "seed":
         x_train = images_uint8 / 127.5 - 1.0
         x_train = np.expand_dims(x_train, axis=3)
@@ -98,11 +94,17 @@ def time_variant(name, batch_size, loop, precision, images_uint8, args):
         def iteration():
             seed_notebook_iteration(models, x_train, batch_size, args.latent_dim)
     else:
-        images = scale_images(images_uint8)
+        import tensorflow as tf
+
+        from gan_keras.training.batches import batch_stream
+
         step = make_step(loop, models, batch_size)
+        total = args.warmup + args.repeats * args.iterations
+        batches = batch_stream(tf.distribute.get_strategy(), images_uint8, np.zeros(len(images_uint8), np.int64), 0,
+                               0, total, batch_size, args.latent_dim, None)
 
         def iteration():
-            project_iteration(step, images, rng, batch_size, args.latent_dim)
+            project_iteration(step, batches)
 
     with PeakMemory() as memory:
         for _ in range(args.warmup):

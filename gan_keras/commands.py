@@ -16,12 +16,15 @@ def train_command(args: argparse.Namespace) -> None:
     if args.resume is None:
         train(config_from_namespace(args), show_progress=not args.no_progress)
         return
-    changed = sorted(set(given_fields(args)) - {"epochs", "data"})
+    changed = sorted(set(given_fields(args)) - {"epochs", "data", "strategy", "devices"})
     if changed:
-        raise UsageError(f"--resume continues a run with its own settings; only --epochs (a new total) and "
-                         f"--data (the same data, moved) may be given "
+        raise UsageError(f"--resume continues a run with its own settings; only --epochs (a new total), "
+                         f"--data (the same data, moved) and --strategy/--devices (other hardware) may be given "
                          f"(got --{', --'.join(name.replace('_', '-') for name in changed)})")
-    resume(args.resume, args.epochs, args.data, show_progress=not args.no_progress)
+    if args.devices is not None and args.strategy is None:
+        raise UsageError("--devices goes with --strategy mirrored")
+    resume(args.resume, args.epochs, args.data, show_progress=not args.no_progress, strategy=args.strategy,
+           devices=args.devices)
 
 
 def sample_command(args: argparse.Namespace) -> None:

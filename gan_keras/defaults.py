@@ -95,6 +95,16 @@ class TrainConfig:
         metadata={"help": "decay of the exponential moving average of G's weights that grids, "
                           "generator.keras and scores come from (the raw G is saved too); warm-up "
                           "min(DECAY, (1+t)/(10+t)); 0 turns it off"})
+    strategy: str = dataclasses.field(
+        default="default",
+        metadata={"help": "default: one device; mirrored: tf.distribute.MirroredStrategy over every GPU "
+                          "(or --devices); multiworker: MultiWorkerMirroredStrategy over the cluster in "
+                          "TF_CONFIG. --batch-size is the global batch, split over the replicas",
+                  "choices": ("default", "mirrored", "multiworker")})
+    devices: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "the devices of --strategy mirrored, e.g. GPU:0,GPU:1, or CPU:0,CPU:1 to split "
+                          "the CPU into logical devices"})
     mixed_precision: str = dataclasses.field(
         default="none",
         metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16; fp16 for GPUs "
@@ -208,5 +218,8 @@ def validate(config: TrainConfig) -> None:
         raise UsageError(f"--lr must be between 0 and 1, got {config.lr}")
     if not 0 <= config.beta1 < 1:
         raise UsageError(f"--beta1 must be in [0, 1), got {config.beta1}")
+    from gan_keras.training.distribute import check_strategy_settings
+
+    check_strategy_settings(config.strategy, config.devices)
     if config.seed is not None and not 0 <= config.seed < 2**32:
         raise UsageError(f"--seed must be between 0 and 2**32 - 1, got {config.seed}")

@@ -72,9 +72,21 @@ def generate(generator, count: int, seed: int | None = None, labels: np.ndarray 
     return run_generator(generator, noise, one_hot(labels, classes))
 
 
-def run_generator(generator, noise: np.ndarray, class_vectors: np.ndarray | None = None) -> np.ndarray:
-    inputs = noise if class_vectors is None else [noise, class_vectors]
-    return np.asarray(generator.predict(inputs, verbose=0, batch_size=256))
+def run_generator(generator, noise: np.ndarray, class_vectors: np.ndarray | None = None,
+                  batch_size: int = 256) -> np.ndarray:
+    """G in inference mode on ``noise`` (and classes), in batches, on any Keras backend.
+
+    A direct call rather than ``predict``: under a ``tf.distribute`` strategy ``predict``
+    would split the work across replicas and workers, while sampling is local to each process.
+    """
+    import keras
+
+    parts = []
+    for begin in range(0, len(noise), batch_size):
+        batch = noise[begin:begin + batch_size]
+        inputs = batch if class_vectors is None else [batch, class_vectors[begin:begin + batch_size]]
+        parts.append(keras.ops.convert_to_numpy(generator(inputs, training=False)))
+    return np.concatenate(parts).astype(np.float32)
 
 
 def slerp(start: np.ndarray, end: np.ndarray, fraction: float) -> np.ndarray:

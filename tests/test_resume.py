@@ -110,9 +110,9 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small
     def poisoned(*args):
         step, calls = real_make_step(*args), []
 
-        def call(*batch):
+        def call(**batch):
             calls.append(1)
-            losses = step(*batch)
+            losses = step(**batch)
             return {**losses, "g_loss": float("nan")} if len(calls) == 5 else losses
         return call
 

@@ -75,6 +75,27 @@ def variable_groups(models) -> dict[str, dict]:
     return groups
 
 
+def variable_values(models) -> dict[str, np.ndarray]:
+    """``{"GROUP/NAME": value}`` of every variable a checkpoint stores (this process's copy)."""
+    return {f"{group}/{name}": np.asarray(variable.numpy())
+            for group, variables in variable_groups(models).items() for name, variable in variables.items()}
+
+
+def weights_digest(values: dict[str, np.ndarray]) -> str:
+    """A SHA-256 over every stored variable's name and bytes: equal digests, equal weights.
+
+    Workers print it at the end of a multi-worker run; it is computed the same way from
+    a checkpoint file (:func:`read_checkpoint`), so the two can be compared.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for key in sorted(key for key in values if "/" in key):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(values[key]).tobytes())
+    return digest.hexdigest()
+
+
 def checkpoint_path(run_dir: str, iteration: int) -> str:
     return os.path.join(run_dir, CHECKPOINT_DIR, f"ckpt_{iteration:07d}.npz")
 
@@ -82,9 +103,7 @@ def checkpoint_path(run_dir: str, iteration: int) -> str:
 def save_checkpoint(run_dir: str, models, iteration: int, fixed_noise: np.ndarray,
                     rng: np.random.Generator, pending_losses: list[dict[str, float]], keep: int) -> str:
     """Write the checkpoint for ``iteration`` atomically and keep only the newest ``keep``."""
-    arrays = {f"{group}/{name}": np.asarray(variable.numpy())
-              for group, variables in variable_groups(models).items()
-              for name, variable in variables.items()}
+    arrays = variable_values(models)
     record = {"format": FORMAT, "iteration": iteration, "rng_state": rng.bit_generator.state,
               "pending_losses": pending_losses}
     arrays["fixed_noise"] = fixed_noise

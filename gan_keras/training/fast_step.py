@@ -8,6 +8,13 @@ fresh noise (D in training mode, so Dropout is active, but only G's weights
 move), then the update of G's average when the run keeps one. It uses the very
 optimizer instances the compiled models own, so both paths share state and
 either can continue the other's run.
+
+Under a ``tf.distribute`` strategy the iteration runs once per replica through
+``strategy.run`` on that replica's slice of the global batch. Keras's losses give
+each replica its slice's mean divided by the number of replicas, and the
+optimizers sum the gradients across replicas (Keras's all-reduce), so the update
+is the global batch's mean gradient, as on one device. The losses reported are
+the global batch's, and G's average is updated once, in cross-replica context.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from gan_keras.training.loss_log import LOSS_COLUMNS
 class FastStep:
     """Call with (real, noise_d, noise_g[, classes...]) batches; returns the notebook step's losses."""
 
-    def __init__(self, models: GanModels, batch_size: int, jit_compile: bool = False):
+    def __init__(self, models: GanModels, batch_size: int, jit_compile: bool = False, strategy=None):
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.replicas = float(self.strategy.num_replicas_in_sync)
+        batch_size //= self.strategy.num_replicas_in_sync  # from here on: one replica's slice of the global batch
         self.generator = models.generator
         self.discriminator = models.discriminator
         self.d_optimizer = models.discriminator.optimizer
@@ -34,8 +44,23 @@ class FastStep:
         self.both_weights = tf.fill((2 * batch_size,), 2.0 * models.d_loss_scale)
         self.batch_size = batch_size
         self._bce = keras.losses.BinaryCrossentropy()
-        iteration = self._joint_iteration if models.d_update == "joint" else self._separate_iteration
-        self._step = tf.function(iteration, jit_compile=jit_compile, reduce_retracing=True)
+        self._replica_iteration = self._joint_iteration if models.d_update == "joint" else self._separate_iteration
+        self._step = tf.function(self._iteration, jit_compile=jit_compile, reduce_retracing=True)
+
+    def _iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
+        """Every replica's iteration on its slice, the mean of their losses, then G's average."""
+        losses = self.strategy.run(self._replica_iteration,
+                                   args=(real, noise_d, noise_g, classes_real, classes_d, classes_g))
+        losses = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+        if self.average is not None:
+            self.average.update()
+        return losses
+
+    def _losses(self, loss_real, loss_fake, acc_real, acc_fake, g_loss):
+        """The logged losses of the global batch (each replica's Keras loss is its share: slice mean / replicas)."""
+        r = self.replicas
+        return tf.stack([0.5 * (loss_real + loss_fake) * r, 0.5 * (acc_real + acc_fake), g_loss * r,
+                         loss_real * r, loss_fake * r])
 
     def _loss_and_accuracy(self, targets, probabilities):
         """Keras's own binary cross-entropy (as the compiled models use) and binary accuracy."""
@@ -59,8 +84,6 @@ class FastStep:
             g_loss, _ = self._loss_and_accuracy(self.ones, judged)
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
-        if self.average is not None:
-            self.average.update()
         return g_loss
 
     def _separate_iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
@@ -68,8 +91,7 @@ class FastStep:
         loss_real, acc_real = self._train_discriminator(with_classes(real, classes_real), self.ones)
         loss_fake, acc_fake = self._train_discriminator(with_classes(fake, classes_d), self.zeros)
         g_loss = self._train_generator(noise_g, classes_g)
-        return tf.stack([0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake), g_loss,
-                         loss_real, loss_fake])
+        return self._losses(loss_real, loss_fake, acc_real, acc_fake, g_loss)
 
     def _joint_iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
         fake = self.generator(with_classes(noise_d, classes_d), training=True)
@@ -85,8 +107,7 @@ class FastStep:
         loss_real, acc_real = self._loss_and_accuracy(self.ones, probabilities[:self.batch_size])
         loss_fake, acc_fake = self._loss_and_accuracy(self.zeros, probabilities[self.batch_size:])
         g_loss = self._train_generator(noise_g, classes_g)
-        return tf.stack([0.5 * (loss_real + loss_fake), 0.5 * (acc_real + acc_fake), g_loss,
-                         loss_real, loss_fake])
+        return self._losses(loss_real, loss_fake, acc_real, acc_fake, g_loss)
 
     def __call__(self, real: np.ndarray, noise_d: np.ndarray, noise_g: np.ndarray,
                  classes_real: np.ndarray | None = None, classes_d: np.ndarray | None = None,

@@ -17,6 +17,7 @@ it first sees.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import keras
@@ -52,11 +53,23 @@ class GeneratorTrainer(keras.Model):
         noise, target, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             # D runs in training mode (its Dropout active), as in the notebook's combined model.
+            # Under tf.distribute, Keras's loss is this replica's share (slice mean / replicas).
             loss = self.bce(target, self(noise, training=True))
             scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling under fp16; else unchanged
         generator_weights = self.generator.trainable_variables
         self.optimizer.apply(tape.gradient(scaled_loss, generator_weights), generator_weights)
-        return {"loss": loss}
+        return {"loss": _slice_mean(loss)}
+
+    def test_step(self, data):
+        """G's loss against D without an update (both in inference mode)."""
+        noise, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return {"loss": _slice_mean(self.bce(target, self(noise, training=False)))}
+
+
+def _slice_mean(loss):
+    """A replica's Keras loss (its share: slice mean / replicas) back to its slice's mean; Keras averages those."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss * replicas if replicas > 1 else loss
 
 
 @dataclass
@@ -86,7 +99,7 @@ PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixe
 
 def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
-              classes: int | None = None, ema: float = 0.0) -> GanModels:
+              classes: int | None = None, ema: float = 0.0, strategy=None) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -94,19 +107,56 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     the models are built (and restores the previous one after); under fp16,
     ``compile`` wraps each Adam in a LossScaleOptimizer. ``ema`` > 0 adds an
     averaged copy of G with that decay (see :mod:`gan_keras.training.ema`).
+    Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
+    default: one device); with several replicas, BatchNorm is synchronized.
     """
     own = MODEL_DEFAULTS[model]
+    strategy = strategy or tf.distribute.get_strategy()
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(PRECISION_POLICIES[mixed_precision])
     try:
-        generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
-                                              dropout)
-        combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
-                            model_setting(model, "beta1", beta1))
-        average = GeneratorAverage(generator, ema) if ema else None
+        with strategy.scope():
+            generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
+                                                  dropout)
+            combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
+                                model_setting(model, "beta1", beta1))
+            average = GeneratorAverage(generator, ema) if ema else None
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    if strategy.num_replicas_in_sync > 1:
+        synchronize_batch_norm(generator, discriminator)
     return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale, average)
+
+
+def batch_norm_layers(*models: keras.Model) -> list:
+    return [layer for model in models for layer in model._flatten_layers()  # noqa: SLF001 - nested models too
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def synchronize_batch_norm(*models: keras.Model) -> None:
+    """Batch statistics over the global batch, all-reduced across replicas, not each replica's slice.
+
+    With 2 replicas at the notebook's batch of 32, per-replica BatchNorm would normalize
+    by 16-image statistics and change what one iteration computes; synchronized, one
+    iteration is the same update at any replica count (tests/test_distribute.py; its cost
+    is in README, 'Scaling out'). The flag is read when a step is traced; saved models
+    leave it out (:func:`portable_batch_norm`), as only TensorFlow knows it.
+    """
+    for layer in batch_norm_layers(*models):
+        layer.synchronized = True
+
+
+@contextlib.contextmanager
+def portable_batch_norm(model: keras.Model):
+    """While saving: BatchNorm layers without ``synchronized``, so the file loads on any Keras backend."""
+    synchronized = [layer for layer in batch_norm_layers(model) if layer.synchronized]
+    for layer in synchronized:
+        layer.synchronized = False
+    try:
+        yield model
+    finally:
+        for layer in synchronized:
+            layer.synchronized = True
 
 
 def _compile(generator: keras.Model, discriminator: keras.Model, lr: float, beta1: float) -> GeneratorTrainer:

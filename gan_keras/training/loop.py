@@ -11,12 +11,14 @@ after the signal handlers are in place, so a signal during its slow import stops
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
 import secrets
 import shutil
 import signal
+import tempfile
 import time
 
 import numpy as np
@@ -32,7 +34,9 @@ from gan_keras.run_dir import (FIXED_NOISE_FILE, LOSSES_CSV, LOSSES_PLOT, RunLoc
                                read_config, read_run_record, staging_dir, write_config)
 from gan_keras.sampling import one_hot
 from gan_keras.training import tensorboard_log
-from gan_keras.training.checkpoints import restore_latest, save_checkpoint
+from gan_keras.training.batches import batch_stream
+from gan_keras.training.checkpoints import restore_latest, save_checkpoint, variable_values, weights_digest
+from gan_keras.training.distribute import is_chief
 from gan_keras.training.loss_log import LossLog
 
 EVAL_NOISE_SEED = 1234  # evaluation draws its own noise, so scoring never changes training
@@ -52,28 +56,37 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
         print(f"data: {dataset.describe()}", flush=True)
         if config.data is not None:
             config.data = os.path.abspath(config.data)  # so --resume works from any folder
-        run_dir = choose_run_dir(config.out)
+        chief = is_chief(config.strategy)
+        run_dir = choose_run_dir(config.out) if chief else worker_folder()
         if config.seed is None:
             config.seed = secrets.randbelow(2**31)
         config.out = run_dir
         session = TrainingSession(config, dataset)
         lock = session.create_folder(run_dir)
-        print(f"run folder: {run_dir}", flush=True)
+        print(f"run folder: {run_dir}" if chief else f"worker folder (removed at the end): {run_dir}", flush=True)
         try:
-            return session.train(start=0, pending=[], stop=stop, show_progress=show_progress)
+            session.train(start=0, pending=[], stop=stop, show_progress=show_progress)
+            return run_dir
         finally:
             lock.release()
+            if not chief:
+                shutil.rmtree(os.path.dirname(run_dir), ignore_errors=True)
 
 
-def resume(run_dir: str, epochs: int | None = None, data: str | None = None, show_progress: bool = True) -> str:
+def resume(run_dir: str, epochs: int | None = None, data: str | None = None, show_progress: bool = True,
+           strategy: str | None = None, devices: str | None = None) -> str:
     """Continue the run in ``run_dir`` from its last checkpoint up to ``epochs`` iterations in all.
 
     ``data`` points the run at a moved copy of its data (checked against the recorded
-    fingerprint). A run that is already complete gets its missing final files rewritten.
+    fingerprint). ``strategy`` (and ``devices``) continue it under another strategy than
+    it was started with. A run that is already complete gets its missing final files rewritten.
     """
     with StopRequest() as stop:
         config = read_config(run_dir)
-        with RunLock(run_dir):
+        if strategy is not None:
+            config.strategy, config.devices = strategy, devices
+        chief = is_chief(config.strategy)
+        with RunLock(run_dir) if chief else contextlib.nullcontext():
             if epochs is not None:
                 config.epochs = epochs
             validate(config)
@@ -81,15 +94,30 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
             dataset = recorded_data(run_dir, config, data)
             print(f"data: {dataset.describe()}", flush=True)
             session = TrainingSession(config, dataset, run_dir)
-            _remove_partial_files(run_dir)
+            if chief:
+                _remove_partial_files(run_dir)
             start, pending = session.restore()
             if start >= config.epochs:
-                session.repair_finished(start)
+                if chief:
+                    session.repair_finished(start)
                 return run_dir
-            _rewind_outputs(run_dir, start)
-            tensorboard_log.rewind(run_dir, start)
+            if chief:
+                _rewind_outputs(run_dir, start)
+                tensorboard_log.rewind(run_dir, start)
+            else:
+                session.write_elsewhere(worker_folder())
             print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
-            return session.train(start, pending, stop, show_progress)
+            try:
+                session.train(start, pending, stop, show_progress)
+            finally:
+                if not chief:
+                    shutil.rmtree(os.path.dirname(session.run_dir), ignore_errors=True)
+            return run_dir
+
+
+def worker_folder() -> str:
+    """Where a non-chief worker writes what the chief writes to the run folder (removed at the end)."""
+    return os.path.join(tempfile.mkdtemp(prefix="gan_keras_worker_"), "run")
 
 
 def recorded_data(run_dir: str, config: TrainConfig, moved_to: str | None) -> Dataset:
@@ -116,9 +144,16 @@ class TrainingSession:
         import keras
         import tensorflow as tf
 
+        from gan_keras.training.distribute import agreed_seed, make_strategy
         from gan_keras.training.gan import build_gan
         from gan_keras.training.outputs import RunOutputs
 
+        self.strategy = make_strategy(config.strategy, config.devices)  # before TensorFlow runs any op
+        replicas = self.strategy.num_replicas_in_sync
+        if config.batch_size % replicas:
+            raise UsageError(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas "
+                             f"(it is the global batch)")
+        config.seed = agreed_seed(self.strategy, config.seed)
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
@@ -127,8 +162,12 @@ class TrainingSession:
         self.images = scale_images(dataset.x_train)
         self.classes = CLASSES if config.conditional else None
         self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
-                                model=config.model, classes=self.classes, ema=config.ema)
-        self.step = make_step(config.loop, self.models, config.batch_size)
+                                model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy)
+        self.step = make_step(config.loop, self.models, config.batch_size, self.strategy)
+        self.batches = None
+        if replicas > 1 or config.strategy != "default":
+            print(f"strategy: {config.strategy}, {replicas} replicas of {config.batch_size // replicas} images "
+                  f"each", flush=True)
         rows, cols = grid_shape(config.conditional)
         fixed_classes = one_hot(np.arange(rows * cols) // cols, self.classes) if self.classes else None
         real = self.images[real_grid_indices(dataset.y_train, rows, cols, config.conditional)]
@@ -144,6 +183,11 @@ class TrainingSession:
 
     def _attach(self, run_dir: str) -> None:
         self.run_dir = self.outputs.run_dir = run_dir
+
+    def write_elsewhere(self, folder: str) -> None:
+        """A non-chief worker, after restoring from the run: write to ``folder`` from now on."""
+        os.makedirs(folder)
+        self._attach(folder)
 
     def create_folder(self, run_dir: str) -> RunLock:
         """Assemble the new run (config, fixed noise, grid 0, models, checkpoint 0) and rename it into place.
@@ -209,10 +253,13 @@ class TrainingSession:
         log = LossLog(os.path.join(self.run_dir, LOSSES_CSV), pending)
         bar = progress_bar(config.epochs, start, show_progress and not stop.requested)
         started, iteration = time.perf_counter(), start
+        self.batches = batch_stream(self.strategy, self.dataset.x_train, self.dataset.y_train, config.seed, start,
+                                    config.epochs, config.batch_size, config.latent_dim, self.classes)
+        stopping = self._stopping(0, stop)  # a signal during start-up: leave at once
         try:
-            while iteration < config.epochs and not stop.requested:  # a signal during start-up: leave at once
+            while iteration < config.epochs and not stopping:
                 iteration += 1
-                self._iteration(iteration, log, bar, stop)
+                stopping = self._iteration(iteration, iteration - start, log, bar, stop)
         finally:
             bar.close()
             log.close()
@@ -220,10 +267,11 @@ class TrainingSession:
                 self.outputs.board.close()
         return self._finish(start, iteration, time.perf_counter() - started, stop)
 
-    def _iteration(self, iteration: int, log: LossLog, bar, stop: StopRequest) -> None:
-        """One training step, then whatever this iteration logs, scores and writes."""
+    def _iteration(self, iteration: int, done: int, log: LossLog, bar, stop: StopRequest) -> bool:
+        """One training step, then whatever this iteration logs, scores and writes; True: stop after it."""
         config = self.config
         losses = self._train_step()
+        stopping = self._stopping(done, stop)
         if not all(math.isfinite(value) for value in losses.values()):
             raise TrainingDiverged(
                 f"a loss became NaN or infinite at iteration {iteration:,} ({_format(losses)}); "
@@ -243,22 +291,31 @@ class TrainingSession:
             on_interval = iteration % config.save_interval == 0 or last
             if on_interval:
                 self.outputs.grid(iteration, self.fixed_noise)
-            if on_interval or stop.requested:
+            if on_interval or stopping:
                 self.outputs.save_models()
-            if iteration % config.checkpoint_interval == 0 or last or stop.requested:
+            if iteration % config.checkpoint_interval == 0 or last or stopping:
                 self.checkpoint(iteration, log.pending)
+        return stopping
 
     def _train_step(self) -> dict[str, float]:
-        """Draw the batch and noise for one iteration from the run's NumPy generator, and train on them."""
-        config, rng = self.config, self.rng
-        chosen = rng.integers(0, len(self.images), config.batch_size)
-        noise_d = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
-        noise_g = rng.normal(size=(config.batch_size, config.latent_dim)).astype(np.float32)
-        if not self.classes:
-            return self.step(self.images[chosen], noise_d, noise_g)
-        fake_classes = rng.integers(0, self.classes, (2, config.batch_size))  # real images keep their own
-        return self.step(self.images[chosen], noise_d, noise_g, one_hot(self.dataset.y_train[chosen], self.classes),
-                         one_hot(fake_classes[0], self.classes), one_hot(fake_classes[1], self.classes))
+        """Train on the next global batch of the run's pipeline (see :mod:`gan_keras.training.batches`)."""
+        return self.step(**next(self.batches))
+
+    def _stopping(self, done: int, stop: StopRequest) -> bool:
+        """Whether to stop once the current iteration is written (after ``done`` iterations this session).
+
+        Under ``multiworker`` every worker must run the same iterations, so the workers
+        agree (one all-reduce every --log-interval iterations) and stop together.
+        """
+        if self.config.strategy != "multiworker":
+            return stop.requested
+        if done % self.config.log_interval:
+            return False
+        from gan_keras.training.distribute import any_worker
+
+        if any_worker(self.strategy, stop.requested) and not stop.requested:
+            stop.requested, stop.signal_name = True, "another worker's signal"
+        return stop.requested
 
     def _score(self, iteration: int) -> dict[str, float]:
         """Scores of the sampled generator (and of the raw one beside an average); keeps the best."""
@@ -282,6 +339,8 @@ class TrainingSession:
         done = iteration - start
         print(f"trained {done:,} iterations in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} it/s); "
               f"results in {self.run_dir}", flush=True)
+        if self.config.strategy == "multiworker":  # every worker prints it: equal digests, workers in sync
+            print(f"weights sha256 {weights_digest(variable_values(self.models))}", flush=True)
         return self.run_dir
 
 
@@ -299,15 +358,15 @@ def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) 
                            else rng.choice(len(labels), cols) for row in range(rows)])
 
 
-def make_step(loop: str, models, batch_size: int):
+def make_step(loop: str, models, batch_size: int, strategy=None):
     """The training step for ``--loop``: both have the same semantics and share optimizer state."""
     if loop == "notebook":
         from gan_keras.training.notebook_step import NotebookStep
 
-        return NotebookStep(models, batch_size)
+        return NotebookStep(models, batch_size, strategy)
     from gan_keras.training.fast_step import FastStep
 
-    return FastStep(models, batch_size)
+    return FastStep(models, batch_size, strategy=strategy)
 
 
 def _format(values: dict[str, float], names=None) -> str:

@@ -17,14 +17,27 @@ class NotebookStep:
     together, weighted so that the loss is ``d_loss_scale * (loss_real + loss_fake)``.
     Conditional models get the real images' classes, and random classes for fakes.
     G's average, when the run keeps one, is updated last, as in the fast step.
+
+    Under a ``tf.distribute`` strategy the inputs are per-replica slices of the
+    global batch; Keras's ``train_on_batch`` runs its step through ``strategy.run``
+    and all-reduces the gradients itself. The fakes come from a compiled G call per
+    replica (``predict_on_batch`` would gather them into one global batch).
     """
 
-    def __init__(self, models: GanModels, batch_size: int):
+    def __init__(self, models: GanModels, batch_size: int, strategy=None):
+        import tensorflow as tf
+
         self.models = models
+        self.strategy = strategy or tf.distribute.get_strategy()
+        batch_size //= self.strategy.num_replicas_in_sync  # one replica's share of the global batch
+        self._generate = {training: tf.function(lambda inputs, training=training: self.strategy.run(
+            lambda x: models.generator(x, training=training), args=(inputs,))) for training in (False, True)}
         self.ones = np.ones((batch_size, 1), dtype=np.float32)
         self.zeros = np.zeros((batch_size, 1), dtype=np.float32)
         self.both_targets = np.concatenate([self.ones, self.zeros])
         self.both_weights = np.full(2 * batch_size, 2.0 * models.d_loss_scale, dtype=np.float32)
+        if self.strategy.num_replicas_in_sync > 1:
+            self._build_compiled_state(batch_size)
 
     def __call__(self, real: np.ndarray, noise_d: np.ndarray, noise_g: np.ndarray,
                  classes_real: np.ndarray | None = None, classes_d: np.ndarray | None = None,
@@ -32,7 +45,7 @@ class NotebookStep:
         if self.models.d_update == "joint":
             on_real, on_fake = self._joint_discriminator_step(real, noise_d, classes_real, classes_d)
         else:
-            fake = self.models.generator.predict_on_batch(with_classes(noise_d, classes_d))
+            fake = self._generate[False](with_classes(noise_d, classes_d))
             discriminator = self.models.discriminator
             on_real = discriminator.train_on_batch(with_classes(real, classes_real), self.ones, return_dict=True)
             on_fake = discriminator.train_on_batch(with_classes(fake, classes_d), self.zeros, return_dict=True)
@@ -51,14 +64,34 @@ class NotebookStep:
     def _joint_discriminator_step(self, real, noise_d, classes_real, classes_d):
         """One D update on real and fake together; returns D's loss and accuracy on each half before it."""
         discriminator = self.models.discriminator
-        fake = np.asarray(self.models.generator(with_classes(noise_d, classes_d), training=True))
+        fake = self._generate[True](with_classes(noise_d, classes_d))
         real_in, fake_in = with_classes(real, classes_real), with_classes(fake, classes_d)
         # The joint families' discriminators have no Dropout or BatchNorm, so these
         # inference-mode figures are the ones the update below starts from.
         on_real = discriminator.test_on_batch(real_in, self.ones, return_dict=True)
         on_fake = discriminator.test_on_batch(fake_in, self.zeros, return_dict=True)
-        both = np.concatenate([real, fake])
-        classes = None if classes_real is None else np.concatenate([classes_real, classes_d])
+        both = self._concatenate(real, fake)
+        classes = None if classes_real is None else self._concatenate(classes_real, classes_d)
         discriminator.train_on_batch(with_classes(both, classes), self.both_targets,
                                      sample_weight=self.both_weights)
         return on_real, on_fake
+
+    def _build_compiled_state(self, batch_size: int) -> None:
+        """Let Keras build D's compiled loss and metrics, and the combined model, from plain tensors.
+
+        Under a strategy, Keras builds them from the first batch it is given, and it cannot
+        read shapes from per-replica values. ``test_on_batch`` changes no weight.
+        """
+        models = self.models
+        classes = models.generator.inputs[1].shape[-1] if len(models.generator.inputs) > 1 else None
+        class_input = None if classes is None else np.zeros((batch_size, classes), np.float32)
+        noise = np.zeros((batch_size, models.generator.inputs[0].shape[-1]), np.float32)
+        images = np.zeros((batch_size, *models.discriminator.inputs[0].shape[1:]), np.float32)
+        models.discriminator.test_on_batch(with_classes(images, class_input), self.ones)
+        models.combined.test_on_batch(with_classes(noise, class_input), self.ones)
+
+    def _concatenate(self, first, second):
+        """Each replica's two slices joined (a plain concatenation on one device)."""
+        import tensorflow as tf
+
+        return self.strategy.run(lambda a, b: tf.concat([a, b], axis=0), args=(first, second))

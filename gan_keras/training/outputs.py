@@ -18,7 +18,8 @@ from gan_keras.files import atomic_path
 from gan_keras.images import grid_name, save_png, tile, to_uint8
 from gan_keras.run_dir import (BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE, GENERATOR_FILE,
                                RAW_GENERATOR_FILE)
-from gan_keras.training.gan import GanModels, with_classes
+from gan_keras.sampling import run_generator
+from gan_keras.training.gan import GanModels, portable_batch_norm
 
 
 class RunOutputs:
@@ -37,7 +38,7 @@ class RunOutputs:
 
     def grid(self, iteration: int, fixed_noise: np.ndarray) -> np.ndarray:
         """Write the fixed-noise grid of the sampled generator (and, to TensorBoard, a real grid beside it)."""
-        samples = self.models.sampled.predict_on_batch(with_classes(fixed_noise, self.fixed_classes))
+        samples = run_generator(self.models.sampled, fixed_noise, self.fixed_classes)
         grid = tile(to_uint8(samples), self.rows, self.cols)
         save_png(grid, self.path(grid_name(iteration)))
         if self.board:
@@ -54,14 +55,14 @@ class RunOutputs:
     def save_models(self, only: list[str] | None = None) -> None:
         for name, model in self.model_files().items():
             if only is None or name in only:
-                with atomic_path(self.path(name)) as partial:
+                with atomic_path(self.path(name)) as partial, portable_batch_norm(model):
                     model.save(partial)
 
     def keep_if_best(self, iteration: int, frechet_distance: float, inception_score: float) -> bool:
         """Save the sampled generator as generator_best.keras when its FD is the lowest so far."""
         if not frechet_distance < self.best_fd:
             return False
-        with atomic_path(self.path(BEST_GENERATOR_FILE)) as partial:
+        with atomic_path(self.path(BEST_GENERATOR_FILE)) as partial, portable_batch_norm(self.models.sampled):
             self.models.sampled.save(partial)
         record = {"iteration": iteration, "frechet_distance": frechet_distance,
                   "inception_score": inception_score, "file": BEST_GENERATOR_FILE}

@@ -1,0 +1,146 @@
+"""Which devices and processes train one run: TensorFlow's own ``tf.distribute`` strategies.
+
+``--strategy default`` is one device (TensorFlow's default strategy, so the same
+code path runs everywhere); ``mirrored`` is ``MirroredStrategy`` over every visible
+GPU or over ``--devices`` (``CPU:0,CPU:1`` splits the CPU into that many logical
+devices, which is how the tests prove data parallelism on a machine without GPUs);
+``multiworker`` is ``MultiWorkerMirroredStrategy``, configured by the standard
+``TF_CONFIG`` environment variable. ``--batch-size`` is always the global batch:
+each of the N replicas trains on batch/N images and the gradients are summed by
+the strategy's all-reduce, so one iteration is the same update at any N.
+
+Only the chief (``TF_CONFIG`` task "chief", or worker 0 when there is none) writes
+the run folder; every other worker runs the same code against a temporary folder
+that it removes at the end, the usual ``tf.distribute`` pattern. This module reads
+``TF_CONFIG`` without importing TensorFlow, so the lock can be taken first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+def tf_config() -> dict:
+    """The parsed ``TF_CONFIG`` ({} when unset); a malformed one is refused in one line."""
+    from gan_keras.errors import UsageError
+
+    text = os.environ.get("TF_CONFIG", "")
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise UsageError(f"TF_CONFIG is not valid JSON ({error})") from None
+    if not isinstance(value, dict) or "cluster" not in value or "task" not in value:
+        raise UsageError('TF_CONFIG needs "cluster" and "task", e.g. {"cluster": {"worker": '
+                         '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
+    return value
+
+
+def is_chief(strategy_name: str) -> bool:
+    """Whether this process writes the run folder: always, except non-chief ``multiworker`` workers."""
+    if strategy_name != "multiworker":
+        return True
+    config = tf_config()
+    task = config.get("task", {})
+    if "chief" in config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def check_strategy_settings(strategy_name: str, devices: str | None) -> None:
+    """Refuse combinations that cannot work, before anything is built."""
+    from gan_keras.errors import UsageError
+
+    if strategy_name not in STRATEGIES:
+        raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy_name!r}")
+    if devices is not None and strategy_name != "mirrored":
+        raise UsageError("--devices picks the devices of --strategy mirrored; leave it out otherwise")
+    if strategy_name == "multiworker":
+        config = tf_config()
+        if not config:
+            raise UsageError("--strategy multiworker reads the cluster from TF_CONFIG, which is not set "
+                             "(see README, 'Scaling out')")
+    if devices is not None:
+        device_names(devices)
+
+
+def device_names(devices: str) -> list[str]:
+    """``"CPU:0,CPU:1"`` -> ``["/CPU:0", "/CPU:1"]``; one kind of device, each named once."""
+    from gan_keras.errors import UsageError
+
+    names = [name.strip().upper().lstrip("/") for name in devices.split(",") if name.strip()]
+    kinds = {name.split(":")[0] for name in names}
+    if (not names or len(set(names)) != len(names) or len(kinds) != 1 or kinds - {"CPU", "GPU"}
+            or not all(name.count(":") == 1 and name.split(":")[1].isdigit() for name in names)):
+        raise UsageError(f"--devices must list distinct devices of one kind, like CPU:0,CPU:1 or "
+                         f"GPU:0,GPU:1; got {devices!r}")
+    return [f"/{name}" for name in names]
+
+
+def make_strategy(strategy_name: str, devices: str | None = None):
+    """The ``tf.distribute.Strategy`` for ``--strategy``; call before TensorFlow runs any op."""
+    import tensorflow as tf
+
+    if strategy_name == "multiworker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _restore_sigterm_handler()
+        return strategy
+    if strategy_name == "mirrored":
+        names = device_names(devices) if devices else None
+        if names and names[0].startswith("/CPU"):
+            split_cpu(len(names))
+        return tf.distribute.MirroredStrategy(devices=names)
+    return tf.distribute.get_strategy()
+
+
+def _restore_sigterm_handler() -> None:
+    """Put Python's SIGTERM handler back in place.
+
+    Starting MultiWorkerMirroredStrategy installs TensorFlow's own SIGTERM handler (its
+    preemption notifier), which swallows the signal: the run's handler would never
+    see it, and the workers could not stop together with a checkpoint.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGTERM))
+
+
+def split_cpu(count: int) -> None:
+    """Present the CPU as ``count`` logical devices (TensorFlow allows this only before it starts)."""
+    import tensorflow as tf
+
+    from gan_keras.errors import UsageError
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    present = tf.config.get_logical_device_configuration(cpu)
+    if present is not None and len(present) >= count:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        raise UsageError(f"cannot split the CPU into {count} devices: TensorFlow has already started "
+                         f"with {len(present or [cpu])}") from None
+
+
+def agreed_seed(strategy, seed: int) -> int:
+    """The chief's seed on every worker (each worker may have drawn its own), via one all-reduce."""
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return seed
+    values = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.constant(float(seed) if context.replica_id_in_sync_group == 0 else 0.0, tf.float64))
+    return int(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None).numpy())
+
+
+def any_worker(strategy, flag: bool) -> bool:
+    """True on every worker when ``flag`` is True on any of them (one all-reduce)."""
+    import tensorflow as tf
+
+    values = strategy.experimental_distribute_values_from_function(
+        lambda context: tf.constant(1.0 if flag else 0.0, tf.float64))
+    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None).numpy() > 0)

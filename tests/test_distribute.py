@@ -1,0 +1,202 @@
+"""Data-parallel training on tf.distribute, proven on this machine's CPU.
+
+MirroredStrategy runs over the CPU split into 2 logical devices; MultiWorkerMirroredStrategy
+over 2 worker processes on 127.0.0.1 with their own TF_CONFIG. Each case starts its own
+processes: TensorFlow allows the split, and one strategy, only before it starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script
+from gan_keras.training.checkpoints import list_checkpoints, read_checkpoint, weights_digest
+
+MIRRORED = ("--strategy", "mirrored", "--devices", "CPU:0,CPU:1")
+
+
+@pytest.mark.parametrize("loop, model, conditional", [
+    ("fast", "dcgan", "0"), ("notebook", "dcgan", "0"), ("fast", "dcgan", "1"), ("notebook", "mlp-bn", "1"),
+])
+def test_one_mirrored_iteration_is_the_single_device_iteration(loop, model, conditional):
+    """Same initial weights, same global batch: 2 replicas and 1 device give the same update."""
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mirrored_maths.py"), loop, model,
+                             conditional, "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    for name, value in report["single"][0].items():
+        assert report["mirrored"][0][name] == pytest.approx(value, abs=1e-5), name
+    # every variable, BatchNorm statistics, both Adams and G's average included
+    assert report["variables"] > 20
+    assert report["worst_difference"] < 1e-5, report["worst_variable"]
+
+
+def final_checkpoint(run_dir) -> tuple[int, dict]:
+    iteration, path = list_checkpoints(str(run_dir))[-1]
+    return iteration, read_checkpoint(path)[0]
+
+
+def test_mirrored_runs_resume_exactly_and_across_strategies(tmp_path, small_mnist):
+    common = ("--batch-size", "16", "--save-interval", "3", "--data", small_mnist, "--seed", "4", "--no-progress")
+    straight, split, crossed = tmp_path / "straight", tmp_path / "split", tmp_path / "crossed"
+    result = run_script("train.py", "--epochs", "6", "--out", str(straight), *MIRRORED, *common)
+    assert result.returncode == 0, result.stderr
+    assert "strategy: mirrored, 2 replicas of 8 images each" in result.stdout
+    assert json.loads((straight / "config.json").read_text())["arguments"]["strategy"] == "mirrored"
+    assert (straight / "grid_0000006.png").exists() and (straight / "generator.keras").exists()
+
+    # stopped at 3 and resumed under the same strategy: the same weights, bit for bit
+    assert run_script("train.py", "--epochs", "3", "--out", str(split), *MIRRORED, *common).returncode == 0
+    result = run_script("train.py", "--resume", str(split), "--epochs", "6")
+    assert result.returncode == 0, result.stderr
+    assert weights_digest(final_checkpoint(split)[1]) == weights_digest(final_checkpoint(straight)[1])
+
+    # started under mirrored, continued on one device; then on two devices again
+    result = run_script("train.py", "--resume", str(straight), "--epochs", "9", "--strategy", "default")
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stdout and "at iteration 6 of 9" in result.stdout
+    result = run_script("train.py", "--resume", str(straight), "--epochs", "12", *MIRRORED)
+    assert result.returncode == 0, result.stderr
+    assert final_checkpoint(straight)[0] == 12
+
+    # started on one device, continued under mirrored
+    assert run_script("train.py", "--epochs", "3", "--out", str(crossed), *common).returncode == 0
+    result = run_script("train.py", "--resume", str(crossed), "--epochs", "6", *MIRRORED)
+    assert result.returncode == 0, result.stderr
+    assert final_checkpoint(crossed)[0] == 6
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (("--strategy", "mirrored", "--devices", "CPU:0,CPU:0"), "--devices must list distinct devices"),
+    (("--strategy", "mirrored", "--devices", "TPU:0"), "--devices must list distinct devices"),
+    (("--devices", "CPU:0,CPU:1"), "--devices picks the devices of --strategy mirrored"),
+    (("--strategy", "multiworker"), "TF_CONFIG, which is not set"),
+    (("--strategy", "mirrored", "--devices", "CPU:0,CPU:1", "--batch-size", "15"), "does not split evenly"),
+])
+def test_nonsense_strategy_settings_are_refused_in_one_line(tmp_path, small_mnist, arguments, message):
+    out = tmp_path / "run"
+    result = run_script("train.py", "--epochs", "2", "--data", small_mnist, "--out", str(out), "--no-progress",
+                        *arguments)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not out.exists()
+
+
+def test_malformed_tf_config_is_refused_in_one_line(tmp_path, small_mnist):
+    env = {**os.environ, "TF_CONFIG": "{not json"}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--strategy", "multiworker",
+                             "--epochs", "2", "--data", small_mnist, "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    assert result.returncode == 2
+    assert "error: TF_CONFIG is not valid JSON" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def start_workers(arguments: list[str], cwd) -> list[subprocess.Popen]:
+    """Two train.py workers on 127.0.0.1, each with its own TF_CONFIG."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    workers = []
+    for index in range(2):
+        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        workers.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *arguments],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd))
+    return workers
+
+
+def finish(workers: list[subprocess.Popen], timeout: int = 300) -> list[tuple[int, str, str]]:
+    results = []
+    for worker in workers:
+        stdout, stderr = worker.communicate(timeout=timeout)
+        results.append((worker.returncode, stdout, stderr))
+    return results
+
+
+def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path, small_mnist):
+    run_dir, cwd = tmp_path / "run", tmp_path / "cwd"
+    cwd.mkdir()
+    arguments = ["--strategy", "multiworker", "--epochs", "6", "--batch-size", "16", "--save-interval", "3",
+                 "--log-interval", "2", "--data", small_mnist, "--out", str(run_dir), "--no-progress"]  # no --seed
+    (chief_rc, chief_out, chief_err), (rc, out, err) = finish(start_workers(arguments, cwd))
+    assert chief_rc == 0, chief_err[-3000:]
+    assert rc == 0, err[-3000:]
+    assert "2 replicas of 8 images each" in chief_out
+
+    digests = [re.search(r"weights sha256 (\w+)", text).group(1) for text in (chief_out, out)]
+    assert digests[0] == digests[1]  # both workers end with identical weights (and agreed on one seed)
+    iteration, values = final_checkpoint(run_dir)
+    assert iteration == 6 and weights_digest(values) == digests[0]
+
+    # only the chief wrote the run: grids, checkpoints, TensorBoard events, the generator
+    assert sorted(os.listdir(cwd)) == []
+    assert {"grid_0000003.png", "grid_0000006.png", "generator.keras", "losses.csv"} <= set(os.listdir(run_dir))
+    assert os.listdir(run_dir / "tensorboard")
+    worker_folder = re.search(r"worker folder \(removed at the end\): (\S+)", out).group(1)
+    assert str(run_dir) not in worker_folder and not os.path.exists(os.path.dirname(worker_folder))
+
+
+def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_mnist):
+    run_dir = tmp_path / "run"
+    arguments = ["--strategy", "multiworker", "--epochs", "80", "--batch-size", "16", "--checkpoint-interval", "10",
+                 "--save-interval", "20", "--log-interval", "5", "--data", small_mnist, "--out", str(run_dir),
+                 "--seed", "5", "--no-progress"]
+    workers = start_workers(arguments, tmp_path)
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(it >= 10 for it, _ in list_checkpoints(str(run_dir))):
+        assert all(worker.poll() is None for worker in workers), finish(workers)
+        time.sleep(0.2)
+    workers[1].send_signal(signal.SIGKILL)
+    try:  # the chief now waits on a collective that cannot complete; a cluster manager restarts everyone
+        workers[0].wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        workers[0].send_signal(signal.SIGKILL)
+    finish(workers)
+    kept = list_checkpoints(str(run_dir))[-1][0]
+    assert kept >= 10 and kept % 10 == 0 and kept < 80
+
+    (chief_rc, chief_out, chief_err), (rc, out, err) = finish(start_workers(
+        ["--resume", str(run_dir), "--no-progress"], tmp_path))
+    assert chief_rc == 0 and rc == 0, (chief_err[-2000:], err[-2000:])
+    assert f"at iteration {kept:,} of 80" in chief_out and f"at iteration {kept:,} of 80" in out
+    assert re.search(r"weights sha256 (\w+)", chief_out).group(1) == re.search(r"weights sha256 (\w+)", out).group(1)
+    logged = [int(line.split(",")[0]) for line in (run_dir / "losses.csv").read_text().splitlines()[1:]]
+    assert logged == list(range(5, 81, 5))  # every interval logged once: nothing lost, nothing twice
+    assert final_checkpoint(run_dir)[0] == 80
+    assert np.isfinite([float(v) for v in (run_dir / "losses.csv").read_text().splitlines()[-1].split(",")[1:4]]).all()
+
+
+def test_a_signal_to_one_worker_stops_both_at_the_same_iteration(tmp_path, small_mnist):
+    run_dir = tmp_path / "run"
+    arguments = ["--strategy", "multiworker", "--epochs", "100000", "--batch-size", "16", "--log-interval", "5",
+                 "--data", small_mnist, "--out", str(run_dir), "--seed", "6", "--no-progress"]
+    workers = start_workers(arguments, tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run_dir / "losses.csv").exists():
+        time.sleep(0.2)
+    time.sleep(2)
+    workers[1].send_signal(signal.SIGTERM)  # the other worker has no signal: they agree within 5 iterations
+    (chief_rc, chief_out, chief_err), (rc, out, err) = finish(workers, timeout=120)
+    assert chief_rc == 0 and rc == 0, (chief_err[-2000:], err[-2000:])
+    stopped = [re.search(r"stopped by (.+) at iteration (\d+)", text) for text in (chief_out, out)]
+    assert stopped[0].group(1) == "another worker's signal" and stopped[1].group(1) == "SIGTERM"
+    assert stopped[0].group(2) == stopped[1].group(2)
+    assert final_checkpoint(run_dir)[0] == int(stopped[0].group(2).replace(",", ""))
