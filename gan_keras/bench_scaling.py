@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:<38} {row['replicas']:>8} {row['ms']:>8.1f} {row['spread']:>7.1f} {images_per_s:>9.0f} "
               f"{images_per_s / baseline:>5.2f}x", flush=True)
     print(f"all-reduced per iteration and replica: {row['gradients'] / 1e6:.2f} MB of gradients "
-          f"(D's twice, G's once) + {row['batch_norm'] / 1e3:.1f} kB of BatchNorm sums, "
-          f"in {row['collectives']} collectives")
+          f"(D's twice, G's once) + {row['batch_norm'] / 1e3:.1f} kB of BatchNorm sums "
+          f"({row['collectives']} tensors)")
 
 
 if __name__ == "__main__":

@@ -62,13 +62,11 @@ def test_mirrored_runs_resume_exactly_and_across_strategies(tmp_path, small_mnis
     assert result.returncode == 0, result.stderr
     assert weights_digest(final_checkpoint(split)[1]) == weights_digest(final_checkpoint(straight)[1])
 
-    # started under mirrored, continued on one device; then on two devices again
+    # started under mirrored, continued on one device
     result = run_script("train.py", "--resume", str(straight), "--epochs", "9", "--strategy", "default")
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stdout and "at iteration 6 of 9" in result.stdout
-    result = run_script("train.py", "--resume", str(straight), "--epochs", "12", *MIRRORED)
-    assert result.returncode == 0, result.stderr
-    assert final_checkpoint(straight)[0] == 12
+    assert final_checkpoint(straight)[0] == 9
 
     # started on one device, continued under mirrored
     assert run_script("train.py", "--epochs", "3", "--out", str(crossed), *common).returncode == 0
@@ -112,14 +110,28 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_worker_outlives_its_test():
+    yield
+    while _STARTED:
+        worker = _STARTED.pop()
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+
+
 def start_workers(arguments: list[str], cwd) -> list[subprocess.Popen]:
-    """Two train.py workers on 127.0.0.1, each with its own TF_CONFIG."""
+    """Two train.py workers on 127.0.0.1, each with its own TF_CONFIG (killed when the test ends)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
         workers.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *arguments],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd))
+    _STARTED.extend(workers)
     return workers
 
 
