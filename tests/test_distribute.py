@@ -197,8 +197,10 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
 
 
 def test_a_signal_to_one_worker_stops_both_at_the_same_iteration(tmp_path, small_mnist):
+    """On the notebook loop: Keras's own train_on_batch under MultiWorkerMirroredStrategy."""
     run_dir = tmp_path / "run"
-    arguments = ["--strategy", "multiworker", "--epochs", "100000", "--batch-size", "16", "--log-interval", "5",
+    arguments = ["--strategy", "multiworker", "--loop", "notebook", "--epochs", "100000", "--batch-size", "16",
+                 "--log-interval", "5",
                  "--data", small_mnist, "--out", str(run_dir), "--seed", "6", "--no-progress"]
     workers = start_workers(arguments, tmp_path)
     deadline = time.time() + 120

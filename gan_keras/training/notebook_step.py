@@ -36,6 +36,9 @@ class NotebookStep:
         self.zeros = np.zeros((batch_size, 1), dtype=np.float32)
         self.both_targets = np.concatenate([self.ones, self.zeros])
         self.both_weights = np.full(2 * batch_size, 2.0 * models.d_loss_scale, dtype=np.float32)
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            for model in (models.discriminator, models.combined):
+                model.train_step, model.test_step = _as_vectors(model.train_step), _as_vectors(model.test_step)
         if self.strategy.num_replicas_in_sync > 1:
             self._build_compiled_state(batch_size)
 
@@ -53,12 +56,13 @@ class NotebookStep:
                                                        return_dict=True)
         if self.models.average is not None:
             self.models.average.update_now()
+        loss_real, loss_fake = _number(on_real["loss"]), _number(on_fake["loss"])
         return {
-            "d_loss": 0.5 * (on_real["loss"] + on_fake["loss"]),
-            "d_acc": 0.5 * (on_real["accuracy"] + on_fake["accuracy"]),
-            "g_loss": float(on_noise["loss"]),
-            "d_loss_real": float(on_real["loss"]),
-            "d_loss_fake": float(on_fake["loss"]),
+            "d_loss": 0.5 * (loss_real + loss_fake),
+            "d_acc": 0.5 * (_number(on_real["accuracy"]) + _number(on_fake["accuracy"])),
+            "g_loss": _number(on_noise["loss"]),
+            "d_loss_real": loss_real,
+            "d_loss_fake": loss_fake,
         }
 
     def _joint_discriminator_step(self, real, noise_d, classes_real, classes_d):
@@ -95,3 +99,22 @@ class NotebookStep:
         import tensorflow as tf
 
         return self.strategy.run(lambda a, b: tf.concat([a, b], axis=0), args=(first, second))
+
+
+def _number(value) -> float:
+    """A log value as a float (a one-element vector under multiworker, see :func:`_as_vectors`)."""
+    return float(np.mean(value))
+
+
+def _as_vectors(step):
+    """``step`` with every log value shaped (1,), not ().
+
+    Keras's ``train_on_batch`` reduces the per-replica logs under MultiWorkerMirroredStrategy
+    with ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars (Keras 3.15);
+    with one axis the mean over workers is what it should be.
+    """
+    import tensorflow as tf
+
+    def vector_step(data):
+        return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
+    return vector_step
