@@ -10,8 +10,28 @@ from gan_keras.errors import DataError, UsageError
 
 
 
+def keras_backend_name() -> str:
+    """The backend Keras will load, read as Keras reads it, without importing Keras (or TensorFlow)."""
+    import json
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as handle:
+            return str(json.load(handle).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
 def train_command(args: argparse.Namespace) -> None:
     from gan_keras.training.loop import resume, train
+
+    backend = keras_backend_name()
+    if backend != "tensorflow":
+        raise UsageError(f"training needs the TensorFlow backend (tf.function, tf.data, tf.distribute), but "
+                         f"Keras is set to KERAS_BACKEND={backend}; run train.py with KERAS_BACKEND=tensorflow "
+                         f"(sample.py, make_gif.py and the evaluator run on any backend)")
 
     if args.resume is None:
         train(config_from_namespace(args), show_progress=not args.no_progress)
