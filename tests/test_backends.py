@@ -2,8 +2,8 @@
 
 Training needs TensorFlow (tf.function, tf.data, tf.distribute); everything that only runs a
 saved generator (sample.py, the evaluator) runs on any Keras 3 backend. One JAX process runs
-sample.py (grid, conditional --digit), the evaluator and raw sampling, then reports whether
-TensorFlow was ever imported.
+sample.py (grid, conditional --digit, --interpolate), make_gif.py, the evaluator and raw sampling,
+then reports whether TensorFlow was ever imported.
 """
 
 from __future__ import annotations
@@ -35,6 +35,12 @@ def cli(script, *args):
 
 cli("sample.py", plain_path, "--seed", "3", "--out", out + "/grid.png")
 cli("sample.py", conditional_path, "--digit", "3", "--count", "16", "--seed", "3", "--out", out + "/threes.npy")
+cli("sample.py", plain_path, "--interpolate", "--points", "2", "--steps", "3", "--out", out + "/walk.gif")
+import os, shutil
+os.makedirs(out + "/run")
+for index in range(3):
+    shutil.copy(out + "/grid.png", out + f"/run/grid_{index:07d}.png")
+cli("make_gif.py", out + "/run")
 sys.argv = ["evaluate", plain_path, "--samples", "200", "--data", data, "--json", out + "/scores.json"]
 from gan_keras.evaluate import main
 main()
@@ -90,6 +96,7 @@ def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist,
     assert np.max(np.abs(floats["plain"] - plain)) < 1e-4
     assert np.max(np.abs(floats["conditional"] - conditional)) < 1e-4
     assert (tmp_path / "grid.png").stat().st_size > 0
+    assert (tmp_path / "walk.gif").stat().st_size > 0 and (tmp_path / "run" / "progress.gif").stat().st_size > 0
     threes = np.load(tmp_path / "threes.npy")
     assert threes.shape == (16, 28, 28) and threes.dtype == np.uint8
 
