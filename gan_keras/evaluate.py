@@ -93,7 +93,7 @@ def plot_checkpoint_scores(rows: list[dict], out_path: str) -> None:
 
 def evaluate_command(args: argparse.Namespace) -> None:
     from gan_keras.data import load_dataset
-    from gan_keras.evaluation.evaluator import Evaluator, calibration_sets
+    from gan_keras.scoring.evaluator import Evaluator, calibration_sets
     from gan_keras.sampling import load_generator
 
     if not 100 <= args.samples <= 1_000_000:

@@ -73,7 +73,7 @@ def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist,
     pytest.importorskip("jax")  # pinned in requirements-common.txt, so CI always runs this
     from gan_keras import sampling
     from gan_keras.data import load_local
-    from gan_keras.evaluation.evaluator import Evaluator
+    from gan_keras.scoring.evaluator import Evaluator
 
     plain_path, conditional_path = generators
     cache = tmp_path / "cache"

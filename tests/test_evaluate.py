@@ -24,7 +24,7 @@ def run_evaluate(cache, *args):
 @pytest.fixture(scope="module")
 def evaluator(cache, small_mnist):
     from gan_keras.data import load_local
-    from gan_keras.evaluation.evaluator import Evaluator
+    from gan_keras.scoring.evaluator import Evaluator
 
     os.environ["GAN_KERAS_CACHE"] = cache
     try:
@@ -35,7 +35,7 @@ def evaluator(cache, small_mnist):
 
 def test_calibration_orders_real_noise_and_collapse(evaluator, small_mnist):
     from gan_keras.data import load_local
-    from gan_keras.evaluation.evaluator import calibration_sets
+    from gan_keras.scoring.evaluator import calibration_sets
 
     dataset = load_local(small_mnist)
     assert evaluator.classifier_accuracy > 0.8

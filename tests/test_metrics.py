@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from gan_keras.evaluation import metrics
+from gan_keras.scoring import metrics
 
 
 def test_identical_sets_have_zero_distance():

@@ -136,7 +136,7 @@ def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small
     import keras
 
     from gan_keras.data import load_local
-    from gan_keras.evaluation.evaluator import Evaluator
+    from gan_keras.scoring.evaluator import Evaluator
 
     cache, run_dir = tmp_path / "cache", tmp_path / "run"
     env = {**os.environ, "GAN_KERAS_CACHE": str(cache)}

@@ -20,7 +20,7 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from gan_keras.data import load_dataset, scale_images  # noqa: E402
-from gan_keras.evaluation.evaluator import Evaluator  # noqa: E402
+from gan_keras.scoring.evaluator import Evaluator  # noqa: E402
 from gan_keras.training.gan import build_gan  # noqa: E402
 from gan_keras.training.fast_step import FastStep  # noqa: E402
 

@@ -177,7 +177,7 @@ class TrainingSession:
         self.first_grid = None
         self.evaluator = None
         if config.eval_interval:
-            from gan_keras.evaluation.evaluator import Evaluator
+            from gan_keras.scoring.evaluator import Evaluator
 
             self.evaluator = Evaluator(dataset)
 

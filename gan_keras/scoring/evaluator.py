@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_keras.data import Dataset, scale_images
-from gan_keras.evaluation import metrics
-from gan_keras.evaluation.classifier import feature_model, load_or_train_classifier
+from gan_keras.scoring import metrics
+from gan_keras.scoring.classifier import feature_model, load_or_train_classifier
 
 DEFAULT_SAMPLES = 10_000
 TRAINING_SAMPLES = 2_000
