@@ -127,20 +127,23 @@ def split_cpu(count: int) -> None:
 
 
 def agreed_seed(strategy, seed: int) -> int:
-    """The chief's seed on every worker (each worker may have drawn its own), via one all-reduce."""
+    """The chief's seed on every worker (each worker may have drawn its own)."""
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return seed
-    values = strategy.experimental_distribute_values_from_function(
-        lambda context: tf.constant(float(seed) if context.replica_id_in_sync_group == 0 else 0.0, tf.float64))
-    return int(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None).numpy())
+    return int(_sum_over_replicas(strategy, lambda replica: float(seed) if replica == 0 else 0.0))
 
 
 def any_worker(strategy, flag: bool) -> bool:
-    """True on every worker when ``flag`` is True on any of them (one all-reduce)."""
+    """True on every worker when ``flag`` is True on any of them."""
+    return _sum_over_replicas(strategy, lambda replica: 1.0 if flag else 0.0) > 0
+
+
+def _sum_over_replicas(strategy, value_of_replica) -> float:
+    """One all-reduce: the sum over all replicas of ``value_of_replica(replica id)``, on every worker."""
     import tensorflow as tf
 
     values = strategy.experimental_distribute_values_from_function(
-        lambda context: tf.constant(1.0 if flag else 0.0, tf.float64))
-    return bool(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None).numpy() > 0)
+        lambda context: tf.constant(value_of_replica(context.replica_id_in_sync_group), tf.float64))
+    return float(strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None).numpy())

@@ -36,7 +36,7 @@ from gan_keras.sampling import one_hot
 from gan_keras.training import tensorboard_log
 from gan_keras.training.batches import batch_stream
 from gan_keras.training.checkpoints import restore_latest, save_checkpoint, variable_values, weights_digest
-from gan_keras.training.distribute import is_chief
+from gan_keras.training.distribute import any_worker, is_chief
 from gan_keras.training.loss_log import LossLog
 
 EVAL_NOISE_SEED = 1234  # evaluation draws its own noise, so scoring never changes training
@@ -311,8 +311,6 @@ class TrainingSession:
             return stop.requested
         if done % self.config.log_interval:
             return False
-        from gan_keras.training.distribute import any_worker
-
         if any_worker(self.strategy, stop.requested) and not stop.requested:
             stop.requested, stop.signal_name = True, "another worker's signal"
         return stop.requested
