@@ -102,8 +102,8 @@ def gif_parser() -> argparse.ArgumentParser:
 def evaluate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m gan_keras.evaluate",
-        description="Score generated images with a classifier trained here: Frechet distance of its "
-                    "features to the real test images (lower is better), Inception Score (higher is "
+        description="Score generated images with the shipped evaluation classifier of their dataset "
+                    "(MNIST, Fashion-MNIST): Frechet distance of its features to the real test images (lower is better), Inception Score (higher is "
                     "better, at most the class count), the rarest class's share (near 0 means mode "
                     "collapse) and the share of samples suspiciously close to a training image.")
     parser.add_argument("target", nargs="?", help="a run folder or a generator .keras file")
@@ -118,7 +118,11 @@ def evaluate_parser() -> argparse.ArgumentParser:
                         help="score every checkpoint (raw G and its average) and saved generator of a run "
                              "folder; prints a table and plots FD and IS against iteration to "
                              "RUN/checkpoint_scores.png")
+    parser.add_argument("--train-classifier", action="store_true",
+                        help="for data with no shipped classifier: train one here (minutes) and cache it; "
+                             "its scores carry a local version name")
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     add_debug_argument(parser)
     return parser
 

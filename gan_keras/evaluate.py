@@ -9,6 +9,7 @@ import sys
 
 from gan_keras.cli import evaluate_parser, run_command
 from gan_keras.errors import UsageError
+from gan_keras.files import atomic_path
 
 
 
@@ -60,7 +61,8 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
 
 def _row(label: str, iteration: int | None, kind: str, scores) -> dict:
     return {"what": label, "iteration": iteration, "kind": kind, "frechet_distance": scores.frechet_distance,
-            "inception_score": scores.inception_score, "rarest_class_share": scores.rarest_class_share}
+            "inception_score": scores.inception_score, "rarest_class_share": scores.rarest_class_share,
+            "evaluator": scores.evaluator}
 
 
 def plot_checkpoint_scores(rows: list[dict], out_path: str) -> None:
@@ -100,11 +102,13 @@ def evaluate_command(args: argparse.Namespace) -> None:
         raise UsageError(f"--samples must be between 100 and 1,000,000, got {args.samples}")
     if args.target is None and not args.calibrate:
         raise UsageError("give a run folder or generator file, or --calibrate")
+    if args.json and os.path.exists(args.json) and not args.force:
+        raise UsageError(f"{args.json} exists; --force overwrites it")
     generator_path, recorded = resolve_target(args.target) if args.target else (None, {})
     generator = load_generator(generator_path) if generator_path else None
     dataset = load_dataset(args.dataset or recorded.get("dataset", "mnist"), args.data or recorded.get("data"))
     print(f"data: {dataset.describe()}", flush=True)
-    evaluator = Evaluator(dataset)
+    evaluator = Evaluator(dataset, train_classifier=args.train_classifier)
     results = {}
     if args.calibrate:
         print(f"calibration, {args.samples:,} images each, against the {len(dataset.x_test):,} test images:")
@@ -133,7 +137,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
         print(f"  {scores.line()}")
         print("  class shares: " + " ".join(f"{i}:{s:.1%}" for i, s in enumerate(scores.class_shares)))
     if args.json:
-        with open(args.json, "w") as handle:
+        with atomic_path(args.json) as partial, open(partial, "w") as handle:
             json.dump({name: s if isinstance(s, dict) else vars(s) for name, s in results.items()}, handle,
                       indent=2)
 

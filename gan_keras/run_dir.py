@@ -181,9 +181,11 @@ def read_config(run_dir: str) -> TrainConfig:
         raise DataError(f"{os.path.join(run_dir, CONFIG_FILE)} is unreadable ({error})") from None
 
 
-def write_config(run_dir: str, config: TrainConfig, data_description: str, data_fingerprint: dict) -> None:
+def write_config(run_dir: str, config: TrainConfig, data_description: str, data_fingerprint: dict,
+                 evaluator: str | None = None) -> None:
+    """config.json: the arguments, the data, library versions and the evaluator that scores this run."""
     record = {"arguments": dataclasses.asdict(config), "data": data_description,
-              "data_fingerprint": data_fingerprint, "versions": versions(),
+              "data_fingerprint": data_fingerprint, "evaluator": evaluator, "versions": versions(),
               "started": datetime.datetime.now().isoformat(timespec="seconds")}
     with atomic_path(os.path.join(run_dir, CONFIG_FILE)) as partial:
         with open(partial, "w") as handle:

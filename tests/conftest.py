@@ -55,3 +55,14 @@ _STDERR: dict[str, str] = {}
 def train_stderr(run_dir: str) -> str:
     """What train.py wrote to stderr while making the ``trained_run`` fixture."""
     return _STDERR[run_dir]
+
+
+def shipped_mnist_entry(small_data_path: str):
+    """The shipped MNIST classifier's entry, re-registered for a small real-digit file (patch it into SHIPPED)."""
+    from gan_keras.data import load_local
+    from gan_keras.scoring import classifier
+
+    dataset = load_local(small_data_path)
+    mnist = next(entry for entry in classifier.SHIPPED if entry.dataset == "mnist")
+    return classifier.ShippedClassifier("mnist", classifier.data_fingerprint(dataset.x_train, dataset.y_train),
+                                        mnist.weights_sha256, mnist.test_accuracy)

@@ -79,7 +79,7 @@ def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist,
     cache = tmp_path / "cache"
     os.environ["GAN_KERAS_CACHE"] = str(cache)
     try:
-        Evaluator(load_local(small_mnist), verbose=0, classifier_epochs=2)  # the shared, cached classifier
+        Evaluator(load_local(small_mnist), verbose=0, classifier_epochs=2, train_classifier=True)  # cached for JAX
     finally:
         del os.environ["GAN_KERAS_CACHE"]
     env = {**os.environ, "KERAS_BACKEND": "jax", "GAN_KERAS_CACHE": str(cache)}

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, shipped_mnist_entry
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +22,15 @@ def run_evaluate(cache, *args):
 
 
 @pytest.fixture(scope="module")
-def evaluator(cache, small_mnist):
+def evaluator(small_mnist):
+    """The shipped MNIST classifier, scoring against the small file's real digits."""
     from gan_keras.data import load_local
+    from gan_keras.scoring import classifier
     from gan_keras.scoring.evaluator import Evaluator
 
-    os.environ["GAN_KERAS_CACHE"] = cache
-    try:
-        return Evaluator(load_local(small_mnist), verbose=0, classifier_epochs=15)  # 500 digits: more passes
-    finally:
-        del os.environ["GAN_KERAS_CACHE"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(classifier, "SHIPPED", (shipped_mnist_entry(small_mnist),))
+        return Evaluator(load_local(small_mnist), verbose=0)
 
 
 def test_calibration_orders_real_noise_and_collapse(evaluator, small_mnist):
@@ -76,7 +76,10 @@ def test_conditional_accuracy(evaluator, small_mnist):
 
 
 def test_command_line_end_to_end_reuses_cached_classifier(cache, small_mnist, trained_run):
-    first = run_evaluate(cache, trained_run, "--samples", "200", "--data", small_mnist)
+    refused = run_evaluate(str(os.path.join(cache, "empty")), trained_run, "--samples", "200", "--data", small_mnist)
+    assert refused.returncode == 1 and "no shipped evaluator matches this data" in refused.stderr
+    assert "--train-classifier" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    first = run_evaluate(cache, trained_run, "--samples", "200", "--data", small_mnist, "--train-classifier")
     assert first.returncode == 0, first.stderr
     cached = [name for name in os.listdir(cache) if name.startswith("classifier_")]
     assert len(cached) == 1
@@ -93,6 +96,7 @@ def test_command_line_end_to_end_reuses_cached_classifier(cache, small_mnist, tr
     with open(os.path.join(cache, "scores.json")) as handle:
         record = next(iter(json.load(handle).values()))
     assert record["count"] == 200 and np.isclose(sum(record["class_shares"]), 1.0)
+    assert record["evaluator"].startswith("local-cnn-v3-")  # a classifier trained here, named as such
 
 
 def test_command_line_errors(cache, tmp_path):
@@ -100,3 +104,7 @@ def test_command_line_errors(cache, tmp_path):
     assert result.returncode == 2 and "no generator.keras" in result.stderr
     result = run_evaluate(cache, str(tmp_path / "missing.keras"))
     assert result.returncode == 1 and "not found" in result.stderr
+    earlier = tmp_path / "scores.json"
+    earlier.write_text("{}")
+    result = run_evaluate(cache, str(tmp_path / "missing.keras"), "--json", str(earlier))
+    assert result.returncode == 2 and "--force" in result.stderr and earlier.read_text() == "{}"

@@ -155,6 +155,8 @@ def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small
     best = json.loads((run_dir / "best.json").read_text())
     assert best["iteration"] == min(scored, key=scored.get)
     assert best["frechet_distance"] == pytest.approx(min(scored.values()), abs=1e-5)
+    recorded = json.loads((run_dir / "config.json").read_text())["evaluator"]
+    assert best["evaluator"] == recorded and recorded.startswith("local-cnn-v3-")  # no shipped one for this data
     os.environ["GAN_KERAS_CACHE"] = str(cache)  # the classifier the run trained and cached
     try:
         evaluator = Evaluator(load_local(small_mnist), verbose=0)

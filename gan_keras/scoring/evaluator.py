@@ -8,7 +8,7 @@ import numpy as np
 
 from gan_keras.data import Dataset, scale_images
 from gan_keras.scoring import metrics
-from gan_keras.scoring.classifier import feature_model, load_or_train_classifier
+from gan_keras.scoring.classifier import accuracy, feature_model, load_classifier
 
 DEFAULT_SAMPLES = 10_000
 TRAINING_SAMPLES = 2_000
@@ -24,6 +24,7 @@ class Scores:
     class_shares: list[float]
     rarest_class_share: float
     memorization_share: float
+    evaluator: str
     conditional_accuracy: float | None = None
 
     def line(self) -> str:
@@ -35,17 +36,24 @@ class Scores:
 
 
 class Evaluator:
-    """Holds the classifier and the real test and training features, computed once."""
+    """Holds the classifier and the real test and training features, computed once.
 
-    def __init__(self, dataset: Dataset, verbose: int = 1, classifier_epochs: int | None = None):
+    ``version`` names the classifier (the ruler); every Scores carries it.
+    ``train_classifier``: for data without a shipped classifier, train one here if none is cached.
+    """
+
+    def __init__(self, dataset: Dataset, verbose: int = 1, classifier_epochs: int | None = None,
+                 train_classifier: bool = False):
         kwargs = {} if classifier_epochs is None else {"epochs": classifier_epochs}
-        classifier, self.classifier_accuracy, trained = load_or_train_classifier(
-            dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test, verbose=verbose, **kwargs)
+        loaded = load_classifier(dataset.x_train, dataset.y_train, train_if_missing=train_classifier,
+                                 verbose=verbose, **kwargs)
+        self.version = loaded.version
+        self.classifier_accuracy = accuracy(loaded.model, dataset.x_test, dataset.y_test)
         if verbose:
-            state = "trained now" if trained else "cached"
-            print(f"evaluation classifier ({state}): {self.classifier_accuracy:.2%} test accuracy", flush=True)
-        self.features_and_probabilities = feature_model(classifier)
-        self.classes = int(classifier.output_shape[-1])
+            print(f"evaluator: {self.version} ({loaded.origin}), {self.classifier_accuracy:.2%} test accuracy",
+                  flush=True)
+        self.features_and_probabilities = feature_model(loaded.model)
+        self.classes = int(loaded.model.output_shape[-1])
         self.test_features, _ = self.embed(scale_images(dataset.x_test))
         self.test_statistics = metrics.feature_statistics(self.test_features)
         self.train_features, _ = self.embed(scale_images(dataset.x_train))
@@ -74,6 +82,7 @@ class Evaluator:
             rarest_class_share=float(shares.min()),
             memorization_share=metrics.memorization_share(
                 metrics.nearest_distances(features, self.train_features), self.test_nearest),
+            evaluator=self.version,
             conditional_accuracy=None if asked is None else float(
                 np.mean(np.argmax(probabilities, axis=1) == np.asarray(asked))),
         )

@@ -107,12 +107,21 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
             else:
                 session.write_elsewhere(worker_folder())
             print(f"resuming {run_dir} at iteration {start:,} of {config.epochs:,}", flush=True)
+            _note_evaluator_change(run_dir, session.evaluator, start)
             try:
                 session.train(start, pending, stop, show_progress)
             finally:
                 if not chief:
                     shutil.rmtree(os.path.dirname(session.run_dir), ignore_errors=True)
             return run_dir
+
+
+def _note_evaluator_change(run_dir: str, evaluator, start: int) -> None:
+    """Say so when a resumed run's scores change ruler (an upgrade shipped another evaluator)."""
+    recorded = read_run_record(run_dir).get("evaluator")
+    if evaluator is not None and recorded and recorded != evaluator.version:
+        print(f"note: this run was scored with the evaluator {recorded}; from iteration {start:,} on, losses.csv "
+              f"holds scores of {evaluator.version}: compare FDs only within one evaluator", flush=True)
 
 
 def worker_folder() -> str:
@@ -179,7 +188,7 @@ class TrainingSession:
         if config.eval_interval:
             from gan_keras.scoring.evaluator import Evaluator
 
-            self.evaluator = Evaluator(dataset)
+            self.evaluator = Evaluator(dataset, train_classifier=True)  # asked for scores: train one if needed
 
     def _attach(self, run_dir: str) -> None:
         self.run_dir = self.outputs.run_dir = run_dir
@@ -200,7 +209,8 @@ class TrainingSession:
         lock = RunLock(staging).__enter__()
         try:
             with writing(run_dir, staging):
-                write_config(staging, self.config, self.dataset.describe(), fingerprint(self.dataset))
+                write_config(staging, self.config, self.dataset.describe(), fingerprint(self.dataset),
+                             self.evaluator.version if self.evaluator else None)
                 with atomic_path(os.path.join(staging, FIXED_NOISE_FILE)) as partial:
                     np.save(partial, self.fixed_noise)
                 self.first_grid = self.outputs.grid(0, self.fixed_noise)  # to TensorBoard once it exists
@@ -324,7 +334,7 @@ class TrainingSession:
         if self.models.average is not None:
             raw = self.evaluator.score_generator(self.models.generator, count, EVAL_NOISE_SEED)
             values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
-        self.outputs.keep_if_best(iteration, scores.frechet_distance, scores.inception_score)
+        self.outputs.keep_if_best(iteration, scores)
         return values
 
     def _finish(self, start: int, iteration: int, elapsed: float, stop: StopRequest) -> str:

@@ -31,7 +31,7 @@ class RunOutputs:
         self.rows, self.cols = rows, cols
         self.fixed_classes, self.real_grid = fixed_classes, real_grid
         self.board = None
-        self.best_fd = read_best(run_dir).get("frechet_distance", math.inf)
+        self.best = read_best(run_dir)
 
     def path(self, name: str) -> str:
         return os.path.join(self.run_dir, name)
@@ -58,18 +58,23 @@ class RunOutputs:
                 with atomic_path(self.path(name)) as partial, portable_batch_norm(model):
                     model.save(partial)
 
-    def keep_if_best(self, iteration: int, frechet_distance: float, inception_score: float) -> bool:
-        """Save the sampled generator as generator_best.keras when its FD is the lowest so far."""
-        if not frechet_distance < self.best_fd:
+    def keep_if_best(self, iteration: int, scores) -> bool:
+        """Save the sampled generator as generator_best.keras when its FD is the lowest so far.
+
+        Only FDs of the same evaluator version compare: a best scored by another ruler is replaced.
+        """
+        same_ruler = self.best.get("evaluator") == scores.evaluator
+        if same_ruler and not scores.frechet_distance < self.best.get("frechet_distance", math.inf):
             return False
         with atomic_path(self.path(BEST_GENERATOR_FILE)) as partial, portable_batch_norm(self.models.sampled):
             self.models.sampled.save(partial)
-        record = {"iteration": iteration, "frechet_distance": frechet_distance,
-                  "inception_score": inception_score, "file": BEST_GENERATOR_FILE}
+        record = {"iteration": iteration, "frechet_distance": scores.frechet_distance,
+                  "inception_score": scores.inception_score, "evaluator": scores.evaluator,
+                  "file": BEST_GENERATOR_FILE}
         with atomic_path(self.path(BEST_RECORD_FILE)) as partial:
             with open(partial, "w") as handle:
                 json.dump(record, handle, indent=2)
-        self.best_fd = frechet_distance
+        self.best = record
         return True
 
 
