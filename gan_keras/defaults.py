@@ -95,6 +95,13 @@ class TrainConfig:
         metadata={"help": "decay of the exponential moving average of G's weights that grids, "
                           "generator.keras and scores come from (the raw G is saved too); warm-up "
                           "min(DECAY, (1+t)/(10+t)); 0 turns it off"})
+    sample_from: str = dataclasses.field(
+        default="better",
+        metadata={"help": "which generator generator.keras and the grids are, with --ema: average, raw, or "
+                          "better: the average until the last iteration, then whichever of the two has the "
+                          "lower FD on 10,000 samples by the shipped evaluator (the average when no shipped "
+                          "evaluator knows the data, and under multiworker)",
+                  "choices": ("better", "average", "raw")})
     strategy: str = dataclasses.field(
         default="default",
         metadata={"help": "default: one device; mirrored: tf.distribute.MirroredStrategy over every GPU "

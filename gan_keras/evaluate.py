@@ -30,7 +30,8 @@ def resolve_target(target: str) -> tuple[str, dict]:
 
 def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[dict]:
     """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run."""
-    from gan_keras.run_dir import BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE, read_config
+    from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE,
+                                   read_config)
     from gan_keras.sampling import load_generator
     from gan_keras.training.checkpoints import assign_groups, list_checkpoints, read_checkpoint, variable_groups
     from gan_keras.training.gan import build_gan
@@ -51,7 +52,7 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
                 rows.append(_row(f"checkpoint {iteration:,}", iteration, group, scores))
     best = read_best(run_dir)
     for name, iteration in ((GENERATOR_FILE, config.epochs), (RAW_GENERATOR_FILE, config.epochs),
-                            (BEST_GENERATOR_FILE, best.get("iteration"))):
+                            (AVERAGE_GENERATOR_FILE, config.epochs), (BEST_GENERATOR_FILE, best.get("iteration"))):
         path = os.path.join(run_dir, name)
         if os.path.isfile(path):
             scores = evaluator.score_generator(load_generator(path), samples, seed)

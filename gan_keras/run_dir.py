@@ -25,8 +25,10 @@ from gan_keras.files import atomic_path
 CONFIG_FILE = "config.json"
 LOSSES_CSV = "losses.csv"
 LOSSES_PLOT = "losses.png"
-GENERATOR_FILE = "generator.keras"  # the generator to sample from: the averaged one when --ema is on
+GENERATOR_FILE = "generator.keras"  # the generator to sample from (see --sample-from)
 RAW_GENERATOR_FILE = "generator_raw.keras"  # the trained generator itself (runs with --ema)
+AVERAGE_GENERATOR_FILE = "generator_average.keras"  # G's average, once a finished run has picked (--ema)
+SAMPLED_RECORD_FILE = "sampled.json"  # which generator generator.keras is, and the scores that chose it
 BEST_GENERATOR_FILE = "generator_best.keras"  # lowest FD so far (runs with --eval-interval)
 BEST_RECORD_FILE = "best.json"
 DISCRIMINATOR_FILE = "discriminator.keras"

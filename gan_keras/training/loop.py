@@ -103,6 +103,7 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 return run_dir
             if chief:
                 _rewind_outputs(run_dir, start)
+                session.outputs.forget_pick()
                 tensorboard_log.rewind(run_dir, start)
             else:
                 session.write_elsewhere(worker_folder())
@@ -181,7 +182,7 @@ class TrainingSession:
         fixed_classes = one_hot(np.arange(rows * cols) // cols, self.classes) if self.classes else None
         real = self.images[real_grid_indices(dataset.y_train, rows, cols, config.conditional)]
         self.outputs = RunOutputs(run_dir or "", self.models, rows, cols, fixed_classes,
-                                  tile(to_uint8(real), rows, cols))
+                                  tile(to_uint8(real), rows, cols), config.sample_from)
         self.fixed_noise = self.rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
         self.first_grid = None
         self.evaluator = None
@@ -299,6 +300,8 @@ class TrainingSession:
                     self.outputs.board.scalars(iteration, row)
             bar.update(1)
             on_interval = iteration % config.save_interval == 0 or last
+            if last:
+                self._pick_sampled(iteration)
             if on_interval:
                 self.outputs.grid(iteration, self.fixed_noise)
             if on_interval or stopping:
@@ -337,6 +340,26 @@ class TrainingSession:
         self.outputs.keep_if_best(iteration, scores)
         return values
 
+    def _pick_sampled(self, iteration: int) -> None:
+        """--sample-from better: generator.keras becomes whichever of the average and the raw G scores better."""
+        if (self.config.sample_from != "better" or self.models.average is None
+                or self.config.strategy == "multiworker"):
+            return
+        evaluator = self.evaluator or shipped_evaluator(self.dataset)
+        if evaluator is None:
+            print("no shipped evaluator knows this data: generator.keras is the averaged generator", flush=True)
+            return
+        from gan_keras.scoring.evaluator import DEFAULT_SAMPLES
+
+        scores = {name: evaluator.score_generator(model, DEFAULT_SAMPLES, EVAL_NOISE_SEED)
+                  for name, model in (("average", self.models.sampled), ("raw", self.models.generator))}
+        picked = self.outputs.record_pick(iteration, evaluator.version, DEFAULT_SAMPLES, {
+            name: {"frechet_distance": value.frechet_distance, "inception_score": value.inception_score}
+            for name, value in scores.items()})
+        print(f"generator.keras is the {picked} generator (FD of the average {scores['average'].frechet_distance:.2f}, "
+              f"of the raw G {scores['raw'].frechet_distance:.2f}; {evaluator.version}, {DEFAULT_SAMPLES:,} samples)",
+              flush=True)
+
     def _finish(self, start: int, iteration: int, elapsed: float, stop: StopRequest) -> str:
         if stop.requested and iteration < self.config.epochs:
             print(f"stopped by {stop.signal_name} at iteration {iteration:,}; checkpoint and generator saved. "
@@ -350,6 +373,16 @@ class TrainingSession:
         if self.config.strategy == "multiworker":  # every worker prints it: equal digests, workers in sync
             print(f"weights sha256 {weights_digest(variable_values(self.models))}", flush=True)
         return self.run_dir
+
+
+def shipped_evaluator(dataset: Dataset):
+    """An Evaluator when a shipped classifier knows this data (no training, no cache), else None."""
+    from gan_keras.scoring.classifier import data_fingerprint, shipped_for
+    from gan_keras.scoring.evaluator import Evaluator
+
+    if shipped_for(data_fingerprint(dataset.x_train, dataset.y_train)) is None:
+        return None
+    return Evaluator(dataset, verbose=0)
 
 
 def grid_shape(conditional: bool) -> tuple[int, int]:

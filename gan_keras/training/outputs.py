@@ -1,9 +1,12 @@
 """What a run writes into its folder: grids, saved models, the best snapshot, checkpoints.
 
 Every file goes to a temporary name first and is renamed into place. The
-generator people sample from (``generator.keras``, the grids, the scores) is
-``models.sampled``: G's average when the run keeps one; the trained G itself is
-then saved beside it as ``generator_raw.keras``.
+generator people sample from (``generator.keras``, the grids) is G's average when
+the run keeps one (``--sample-from average``, and ``better`` until its last
+iteration), the trained G with ``raw``, or the one a finished ``better`` run picked
+(recorded in ``sampled.json``). The trained G is saved beside an average as
+``generator_raw.keras``; once a run has picked, the average is also saved as
+``generator_average.keras``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ import numpy as np
 
 from gan_keras.files import atomic_path
 from gan_keras.images import grid_name, save_png, tile, to_uint8
-from gan_keras.run_dir import (BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE, GENERATOR_FILE,
-                               RAW_GENERATOR_FILE)
+from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE,
+                               GENERATOR_FILE, RAW_GENERATOR_FILE, SAMPLED_RECORD_FILE)
 from gan_keras.sampling import run_generator
 from gan_keras.training.gan import GanModels, portable_batch_norm
 
@@ -26,19 +29,46 @@ class RunOutputs:
     """Writes one run's files; ``board`` (TensorBoard) is attached once the folder is in place."""
 
     def __init__(self, run_dir: str, models: GanModels, rows: int, cols: int,
-                 fixed_classes: np.ndarray | None, real_grid: np.ndarray):
+                 fixed_classes: np.ndarray | None, real_grid: np.ndarray, sample_from: str = "average"):
         self.run_dir, self.models = run_dir, models
         self.rows, self.cols = rows, cols
         self.fixed_classes, self.real_grid = fixed_classes, real_grid
+        self.sample_from = sample_from
         self.board = None
-        self.best = read_best(run_dir)
+        self.best = read_record(run_dir, BEST_RECORD_FILE)
+        self.picked = read_record(run_dir, SAMPLED_RECORD_FILE).get("sampled")  # "average" or "raw"
+
+    def sampled(self):
+        """The generator that generator.keras and the grids come from."""
+        if self.models.average is None:
+            return self.models.generator
+        raw = self.picked == "raw" if self.picked else self.sample_from == "raw"
+        return self.models.generator if raw else self.models.sampled
+
+    def record_pick(self, iteration: int, evaluator: str, samples: int, scores: dict[str, dict]) -> str:
+        """Write sampled.json: the generator with the lower FD becomes generator.keras from now on."""
+        picked = min(scores, key=lambda name: scores[name]["frechet_distance"])
+        record = {"sampled": picked, "iteration": iteration, "evaluator": evaluator, "samples": samples,
+                  "scores": scores}
+        with atomic_path(self.path(SAMPLED_RECORD_FILE)) as partial:
+            with open(partial, "w") as handle:
+                json.dump(record, handle, indent=2)
+        self.picked = picked
+        return picked
+
+    def forget_pick(self) -> None:
+        """A run resumed short of its end trains on: its pick (and the average's own file) no longer hold."""
+        for name in (SAMPLED_RECORD_FILE, AVERAGE_GENERATOR_FILE):
+            if os.path.exists(self.path(name)):
+                os.remove(self.path(name))
+        self.picked = None
 
     def path(self, name: str) -> str:
         return os.path.join(self.run_dir, name)
 
     def grid(self, iteration: int, fixed_noise: np.ndarray) -> np.ndarray:
         """Write the fixed-noise grid of the sampled generator (and, to TensorBoard, a real grid beside it)."""
-        samples = run_generator(self.models.sampled, fixed_noise, self.fixed_classes)
+        samples = run_generator(self.sampled(), fixed_noise, self.fixed_classes)
         grid = tile(to_uint8(samples), self.rows, self.cols)
         save_png(grid, self.path(grid_name(iteration)))
         if self.board:
@@ -47,9 +77,11 @@ class RunOutputs:
 
     def model_files(self) -> dict[str, object]:
         """{file name: model} of the models a run saves."""
-        files = {GENERATOR_FILE: self.models.sampled, DISCRIMINATOR_FILE: self.models.discriminator}
+        files = {GENERATOR_FILE: self.sampled(), DISCRIMINATOR_FILE: self.models.discriminator}
         if self.models.average is not None:
             files[RAW_GENERATOR_FILE] = self.models.generator
+            if self.picked:
+                files[AVERAGE_GENERATOR_FILE] = self.models.sampled
         return files
 
     def save_models(self, only: list[str] | None = None) -> None:
@@ -80,8 +112,13 @@ class RunOutputs:
 
 def read_best(run_dir: str) -> dict:
     """The run's best.json ({} when there is none or it is unreadable)."""
+    return read_record(run_dir, BEST_RECORD_FILE)
+
+
+def read_record(run_dir: str, name: str) -> dict:
+    """A JSON record of the run ({} when there is none or it is unreadable)."""
     try:
-        with open(os.path.join(run_dir, BEST_RECORD_FILE)) as handle:
+        with open(os.path.join(run_dir, name)) as handle:
             record = json.load(handle)
         return record if isinstance(record, dict) else {}
     except (OSError, ValueError):
