@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,10 +41,12 @@ class Evaluator:
 
     ``version`` names the classifier (the ruler); every Scores carries it.
     ``train_classifier``: for data without a shipped classifier, train one here if none is cached.
+    ``memorization`` False skips embedding the training set (most of the start-up); the
+    memorization share is then NaN.
     """
 
     def __init__(self, dataset: Dataset, verbose: int = 1, classifier_epochs: int | None = None,
-                 train_classifier: bool = False):
+                 train_classifier: bool = False, memorization: bool = True):
         kwargs = {} if classifier_epochs is None else {"epochs": classifier_epochs}
         loaded = load_classifier(dataset.x_train, dataset.y_train, train_if_missing=train_classifier,
                                  verbose=verbose, **kwargs)
@@ -56,8 +59,10 @@ class Evaluator:
         self.classes = int(loaded.model.output_shape[-1])
         self.test_features, _ = self.embed(scale_images(dataset.x_test))
         self.test_statistics = metrics.feature_statistics(self.test_features)
-        self.train_features, _ = self.embed(scale_images(dataset.x_train))
-        self.test_nearest = metrics.nearest_distances(self.test_features, self.train_features)
+        self.train_features = self.test_nearest = None
+        if memorization:
+            self.train_features, _ = self.embed(scale_images(dataset.x_train))
+            self.test_nearest = metrics.nearest_distances(self.test_features, self.train_features)
 
     def embed(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Penultimate features and class probabilities of images in [-1, 1]."""
@@ -80,7 +85,7 @@ class Evaluator:
             inception_score=metrics.inception_score(probabilities),
             class_shares=[float(s) for s in shares],
             rarest_class_share=float(shares.min()),
-            memorization_share=metrics.memorization_share(
+            memorization_share=math.nan if self.train_features is None else metrics.memorization_share(
                 metrics.nearest_distances(features, self.train_features), self.test_nearest),
             evaluator=self.version,
             conditional_accuracy=None if asked is None else float(

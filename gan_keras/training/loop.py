@@ -382,7 +382,7 @@ def shipped_evaluator(dataset: Dataset):
 
     if shipped_for(data_fingerprint(dataset.x_train, dataset.y_train)) is None:
         return None
-    return Evaluator(dataset, verbose=0)
+    return Evaluator(dataset, verbose=0, memorization=False)
 
 
 def grid_shape(conditional: bool) -> tuple[int, int]:
