@@ -2,8 +2,8 @@
 
 Training needs TensorFlow (tf.function, tf.data, tf.distribute); everything that only runs a
 saved generator (sample.py, the evaluator) runs on any Keras 3 backend. One JAX process runs
-sample.py (grid, conditional --digit, --interpolate), make_gif.py, the evaluator and raw sampling,
-then reports whether TensorFlow was ever imported.
+sample.py (grid, conditional --digit, --interpolate), make_gif.py, the evaluator, the shipped
+evaluator's weights and raw sampling, then reports whether TensorFlow was ever imported.
 """
 
 from __future__ import annotations
@@ -46,7 +46,11 @@ from gan_keras.evaluate import main
 main()
 plain = sampling.generate(sampling.load_generator(plain_path), 64, 3)
 conditional = sampling.generate(sampling.load_generator(conditional_path), 20, 3, np.arange(20) % 10)
-np.savez(out + "/floats.npz", plain=plain, conditional=conditional)
+from gan_keras.data import load_local, scale_images
+from gan_keras.scoring import classifier
+shipped = classifier.load_shipped(next(entry for entry in classifier.SHIPPED if entry.dataset == "mnist"))
+judged = np.asarray(shipped.predict(scale_images(load_local(data).x_test), verbose=0))
+np.savez(out + "/floats.npz", plain=plain, conditional=conditional, judged=judged)
 print(json.dumps({"backend": keras.backend.backend(), "tensorflow_imported": "tensorflow" in sys.modules}))
 """
 
@@ -95,6 +99,14 @@ def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist,
     conditional = sampling.generate(sampling.load_generator(conditional_path), 20, 3, np.arange(20) % 10)
     assert np.max(np.abs(floats["plain"] - plain)) < 1e-4
     assert np.max(np.abs(floats["conditional"] - conditional)) < 1e-4
+    from gan_keras.data import scale_images
+    from gan_keras.scoring import classifier  # the shipped evaluator's weights read the same under JAX
+
+    dataset = load_local(small_mnist)
+    shipped = classifier.load_shipped(next(entry for entry in classifier.SHIPPED if entry.dataset == "mnist"))
+    judged = np.asarray(shipped.predict(scale_images(dataset.x_test), verbose=0))
+    assert np.max(np.abs(floats["judged"] - judged)) < 1e-4
+    assert np.mean(np.argmax(floats["judged"], axis=1) == dataset.y_test) >= 0.97
     assert (tmp_path / "grid.png").stat().st_size > 0
     assert (tmp_path / "walk.gif").stat().st_size > 0 and (tmp_path / "run" / "progress.gif").stat().st_size > 0
     threes = np.load(tmp_path / "threes.npy")
