@@ -48,11 +48,8 @@ class RunOutputs:
     def record_pick(self, iteration: int, evaluator: str, samples: int, scores: dict[str, dict]) -> str:
         """Write sampled.json: the generator with the lower FD becomes generator.keras from now on."""
         picked = min(scores, key=lambda name: scores[name]["frechet_distance"])
-        record = {"sampled": picked, "iteration": iteration, "evaluator": evaluator, "samples": samples,
-                  "scores": scores}
-        with atomic_path(self.path(SAMPLED_RECORD_FILE)) as partial:
-            with open(partial, "w") as handle:
-                json.dump(record, handle, indent=2)
+        self._write_record(SAMPLED_RECORD_FILE, {"sampled": picked, "iteration": iteration, "evaluator": evaluator,
+                                                 "samples": samples, "scores": scores})
         self.picked = picked
         return picked
 
@@ -87,8 +84,16 @@ class RunOutputs:
     def save_models(self, only: list[str] | None = None) -> None:
         for name, model in self.model_files().items():
             if only is None or name in only:
-                with atomic_path(self.path(name)) as partial, portable_batch_norm(model):
-                    model.save(partial)
+                self._save_model(name, model)
+
+    def _save_model(self, name: str, model) -> None:
+        with atomic_path(self.path(name)) as partial, portable_batch_norm(model):
+            model.save(partial)
+
+    def _write_record(self, name: str, record: dict) -> None:
+        with atomic_path(self.path(name)) as partial:
+            with open(partial, "w") as handle:
+                json.dump(record, handle, indent=2)
 
     def keep_if_best(self, iteration: int, scores) -> bool:
         """Save the sampled generator as generator_best.keras when its FD is the lowest so far.
@@ -98,14 +103,11 @@ class RunOutputs:
         same_ruler = self.best.get("evaluator") == scores.evaluator
         if same_ruler and not scores.frechet_distance < self.best.get("frechet_distance", math.inf):
             return False
-        with atomic_path(self.path(BEST_GENERATOR_FILE)) as partial, portable_batch_norm(self.models.sampled):
-            self.models.sampled.save(partial)
+        self._save_model(BEST_GENERATOR_FILE, self.models.sampled)
         record = {"iteration": iteration, "frechet_distance": scores.frechet_distance,
                   "inception_score": scores.inception_score, "evaluator": scores.evaluator,
                   "file": BEST_GENERATOR_FILE}
-        with atomic_path(self.path(BEST_RECORD_FILE)) as partial:
-            with open(partial, "w") as handle:
-                json.dump(record, handle, indent=2)
+        self._write_record(BEST_RECORD_FILE, record)
         self.best = record
         return True
 
