@@ -107,3 +107,37 @@ def test_joint_update_minimises_the_scaled_sum():
     assert models.combined.optimizer.iterations.numpy() == 1
     assert all(not np.array_equal(a, w.numpy()) for a, w in zip(d_before, models.discriminator.trainable_weights))
     assert all(not np.array_equal(a, w.numpy()) for a, w in zip(g_before, models.generator.trainable_weights))
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_in_graph_batches_train_exactly_as_the_pipeline(small_mnist, conditional):
+    """step.run(first, count) draws in the graph the batches batch_stream yields: same losses, same weights."""
+    import tensorflow as tf
+
+    from gan_keras.data import load_local
+    from gan_keras.training.batches import InGraphBatches, batch_stream
+
+    data = load_local(small_mnist)
+    classes = 10 if conditional else None
+    first, count = 6, 5  # as a resumed run's first call: iterations 6..10
+
+    def trained(use_run):
+        keras.utils.set_random_seed(3)
+        models = build_gan(latent_dim=LATENT, classes=classes, ema=0.9)  # dropout on: D draws its masks too
+        batches = InGraphBatches(data.x_train, data.y_train, 21, BATCH, LATENT, classes)
+        step = FastStep(models, BATCH, batches=batches)
+        if use_run:
+            losses = step.run(first, 2) + step.run(first + 2, count - 2)  # two calls, as the loop makes them
+        else:
+            stream = batch_stream(tf.distribute.get_strategy(), data.x_train, data.y_train, 21, first - 1,
+                                  first - 1 + count, BATCH, LATENT, classes)
+            losses = [step(**next(stream)) for _ in range(count)]
+        return losses, [w.numpy() for w in models.generator.weights + models.discriminator.weights
+                        + models.average.average.weights]
+
+    run_losses, run_weights = trained(True)
+    fed_losses, fed_weights = trained(False)
+    assert len(run_losses) == count
+    assert run_losses == fed_losses
+    for a, b in zip(run_weights, fed_weights):
+        np.testing.assert_array_equal(a, b)

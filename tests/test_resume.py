@@ -108,13 +108,14 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small
     real_make_step = loop.make_step
 
     def poisoned(*args):
-        step, calls = real_make_step(*args), []
+        step = real_make_step(*args)
+        real_run = step.run
 
-        def call(**batch):
-            calls.append(1)
-            losses = step(**batch)
-            return {**losses, "g_loss": float("nan")} if len(calls) == 5 else losses
-        return call
+        def run(first, count):  # iteration 5's G loss turns NaN
+            rows = real_run(first, count)
+            return [{**row, "g_loss": float("nan")} if first + i == 5 else row for i, row in enumerate(rows)]
+        step.run = run
+        return step
 
     monkeypatch.setattr(loop, "make_step", poisoned)
     with pytest.raises(GanKerasError, match="NaN or infinite at iteration 5 "):

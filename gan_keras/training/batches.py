@@ -9,7 +9,10 @@ classes for both fake batches. Stateless random ops make it so, which gives:
 * the same maths under every strategy: the global batch never depends on how many
   replicas share it, each replica takes its own contiguous slice of it;
 * sharding without waste: each input pipeline (one per worker) draws only the
-  indices and noise (a few kB), and gathers and scales only its own replicas' images.
+  indices and noise (a few kB), and gathers and scales only its own replicas' images;
+* no host round trip: the fast step draws its replica's slice inside its compiled
+  function (:class:`InGraphBatches`), several iterations per call, with the very ops
+  the pipeline below runs, so both give the same batches bit for bit.
 
 The pipeline is handed to ``strategy.distribute_datasets_from_function``, so no
 auto-sharding policy applies: the sharding above is explicit, by input pipeline id.
@@ -21,7 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from gan_keras.data import scale_images
+
 STREAMS = {"chosen": 0, "noise_d": 1, "noise_g": 2, "fake_classes": 3}
+# Every pixel value's scaled float, looked up rather than computed, so that no graph
+# optimizer can turn the division into another rounding (the same numbers everywhere).
+SCALED_PIXELS = scale_images(np.arange(256, dtype=np.uint8)).reshape(256)
 
 
 def _key(seed: int, stream: str, iteration):
@@ -57,14 +65,36 @@ def replica_batches(draws: dict, images, labels, first: int, local: int, per_rep
         return picked
 
     chosen = mine(draws["chosen"])
-    real = tf.cast(tf.gather(images, chosen), tf.float32) / 127.5 - 1.0
-    batch = {"real": real[..., tf.newaxis], "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
+    batch = {"real": tf.gather(SCALED_PIXELS, tf.cast(tf.gather(images, chosen), tf.int32))[..., tf.newaxis], "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
     if classes:
         fake = mine(draws["fake_classes"], axis=1)
         batch["classes_real"] = tf.one_hot(tf.gather(labels, chosen), classes)
         batch["classes_d"] = tf.one_hot(fake[0], classes)
         batch["classes_g"] = tf.one_hot(fake[1], classes)
     return {name: tf.reshape(value, [local, per_replica, *value.shape[1:]]) for name, value in batch.items()}
+
+
+class InGraphBatches:
+    """The run's batches as a function of the iteration, for use inside a compiled step.
+
+    The training images (uint8) and labels are held as tensors in host memory; a call
+    gathers and scales one replica's slice of iteration ``t``'s global batch.
+    """
+
+    def __init__(self, x_train: np.ndarray, y_train: np.ndarray, seed: int, batch_size: int, latent_dim: int,
+                 classes: int | None, replicas: int = 1):
+        import tensorflow as tf
+
+        with tf.device("/cpu:0"):
+            self.images, self.labels = tf.constant(x_train), tf.constant(y_train.astype(np.int64))
+        self.seed, self.count, self.batch_size, self.latent_dim = seed, len(x_train), batch_size, latent_dim
+        self.classes, self.per_replica = classes, batch_size // replicas
+
+    def replica_slice(self, iteration, replica) -> dict:
+        """Replica ``replica``'s slice of iteration ``iteration``'s global batch (tensors)."""
+        draws = global_batch(self.seed, iteration, self.count, self.batch_size, self.latent_dim, self.classes)
+        batch = replica_batches(draws, self.images, self.labels, replica, 1, self.per_replica, self.classes)
+        return {name: value[0] for name, value in batch.items()}
 
 
 def batch_stream(strategy, x_train: np.ndarray, y_train: np.ndarray, seed: int, start: int, stop: int,

@@ -15,6 +15,14 @@ each replica its slice's mean divided by the number of replicas, and the
 optimizers sum the gradients across replicas (Keras's all-reduce), so the update
 is the global batch's mean gradient, as on one device. The losses reported are
 the global batch's, and G's average is updated once, in cross-replica context.
+
+Two ways in: ``step(real, noise_d, noise_g, ...)`` trains on batches the caller
+hands over (one call, one iteration), and ``step.run(first, count)`` trains
+iterations ``first`` .. ``first + count - 1`` in one call, each replica drawing its
+own slice of each global batch inside the compiled function
+(:class:`~gan_keras.training.batches.InGraphBatches`), as Keras's
+``steps_per_execution`` runs several steps per call: no batch and no loss crosses
+to Python between those iterations. Both run the same iteration function.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_keras.training.batches import InGraphBatches
 from gan_keras.training.gan import GanModels, with_classes
 from gan_keras.training.loss_log import LOSS_COLUMNS
 
@@ -30,7 +39,8 @@ from gan_keras.training.loss_log import LOSS_COLUMNS
 class FastStep:
     """Call with (real, noise_d, noise_g[, classes...]) batches; returns the notebook step's losses."""
 
-    def __init__(self, models: GanModels, batch_size: int, jit_compile: bool = False, strategy=None):
+    def __init__(self, models: GanModels, batch_size: int, jit_compile: bool = False, strategy=None,
+                 batches: InGraphBatches | None = None):
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = float(self.strategy.num_replicas_in_sync)
         batch_size //= self.strategy.num_replicas_in_sync  # from here on: one replica's slice of the global batch
@@ -46,15 +56,37 @@ class FastStep:
         self._bce = keras.losses.BinaryCrossentropy()
         self._replica_iteration = self._joint_iteration if models.d_update == "joint" else self._separate_iteration
         self._step = tf.function(self._iteration, jit_compile=jit_compile, reduce_retracing=True)
+        self.batches = batches
+        self._run = tf.function(self._iterations, jit_compile=jit_compile)
 
     def _iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
         """Every replica's iteration on its slice, the mean of their losses, then G's average."""
         losses = self.strategy.run(self._replica_iteration,
                                    args=(real, noise_d, noise_g, classes_real, classes_d, classes_g))
-        losses = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, losses, axis=None)
+        return self._global_losses(losses)
+
+    def _global_losses(self, replica_losses):
+        """The mean of the replicas' losses; G's average updated once the replicas' updates are in."""
+        losses = self.strategy.reduce(tf.distribute.ReduceOp.MEAN, replica_losses, axis=None)
         if self.average is not None:
             self.average.update()
         return losses
+
+    def _iterations(self, first, count):
+        """``count`` iterations from ``first``, inputs drawn in the graph; their losses, one row each."""
+        losses = tf.TensorArray(tf.float32, size=count)
+        for index in tf.range(count):
+            iteration = first + tf.cast(index, tf.int64)
+            replica_losses = self.strategy.run(self._replica_drawn_iteration, args=(iteration,))
+            losses = losses.write(index, self._global_losses(replica_losses))
+        return losses.stack()
+
+    def _replica_drawn_iteration(self, iteration):
+        """One replica's iteration on its own slice of ``iteration``'s global batch."""
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        batch = self.batches.replica_slice(iteration, replica)
+        return self._replica_iteration(batch["real"], batch["noise_d"], batch["noise_g"], batch.get("classes_real"),
+                                       batch.get("classes_d"), batch.get("classes_g"))
 
     def _losses(self, loss_real, loss_fake, acc_real, acc_fake, g_loss):
         """The logged losses of the global batch (each replica's Keras loss is its share: slice mean / replicas)."""
@@ -114,3 +146,10 @@ class FastStep:
                  classes_g: np.ndarray | None = None) -> dict[str, float]:
         values = self._step(real, noise_d, noise_g, classes_real, classes_d, classes_g).numpy()
         return dict(zip(LOSS_COLUMNS, values.tolist()))
+
+    def run(self, first: int, count: int) -> list[dict[str, float]]:
+        """Train iterations ``first`` .. ``first + count - 1`` in one call; each one's losses, in order."""
+        if self.batches is None:
+            raise ValueError("FastStep.run needs the run's InGraphBatches (the batches argument)")
+        values = self._run(tf.constant(first, tf.int64), tf.constant(count, tf.int32)).numpy()
+        return [dict(zip(LOSS_COLUMNS, row)) for row in values.tolist()]

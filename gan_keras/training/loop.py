@@ -18,6 +18,7 @@ import re
 import secrets
 import shutil
 import signal
+import sys
 import tempfile
 import time
 
@@ -34,11 +35,12 @@ from gan_keras.run_dir import (FIXED_NOISE_FILE, LOSSES_CSV, LOSSES_PLOT, RunLoc
                                read_config, read_run_record, staging_dir, write_config)
 from gan_keras.sampling import one_hot
 from gan_keras.training import tensorboard_log
-from gan_keras.training.batches import batch_stream
+from gan_keras.training.batches import InGraphBatches, batch_stream
 from gan_keras.training.checkpoints import restore_latest, save_checkpoint, variable_values, weights_digest
 from gan_keras.training.distribute import any_worker, is_chief
 from gan_keras.training.loss_log import LossLog
 
+MAX_ITERATIONS_PER_CALL = 50  # the fast step's iterations per compiled call, at most (see _call_end)
 EVAL_NOISE_SEED = 1234  # evaluation draws its own noise, so scoring never changes training
 PARTIAL_FILE = re.compile(r"^\..*\.partial\d+\.\w+$")
 
@@ -52,6 +54,7 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
     with StopRequest() as stop:
         validate(config)
         resolve_intervals(config)
+        settle_precision(config)
         dataset = load_dataset(config.dataset, config.data)
         print(f"data: {dataset.describe()}", flush=True)
         if config.data is not None:
@@ -91,6 +94,7 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 config.epochs = epochs
             validate(config)
             resolve_intervals(config)
+            settle_precision(config)
             dataset = recorded_data(run_dir, config, data)
             print(f"data: {dataset.describe()}", flush=True)
             session = TrainingSession(config, dataset, run_dir)
@@ -115,6 +119,24 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 if not chief:
                     shutil.rmtree(os.path.dirname(session.run_dir), ignore_errors=True)
             return run_dir
+
+
+def settle_precision(config: TrainConfig) -> None:
+    """Turn --mixed-precision auto into this machine's choice (config.json records it); warn once
+    when bf16 will be emulated. Under multiworker, auto is float32: every worker must choose alike."""
+    import tensorflow as tf
+
+    from gan_keras.roofline import choose_precision
+
+    if config.mixed_precision == "auto" and config.strategy == "multiworker":
+        config.mixed_precision = "none"
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    chosen, warning = choose_precision(config.mixed_precision, gpus)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    if chosen != config.mixed_precision:
+        print(f"mixed precision: {chosen} (auto, on this machine)", flush=True)
+    config.mixed_precision = chosen
 
 
 def _note_evaluator_change(run_dir: str, evaluator, start: int) -> None:
@@ -173,8 +195,10 @@ class TrainingSession:
         self.classes = CLASSES if config.conditional else None
         self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
                                 model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy)
-        self.step = make_step(config.loop, self.models, config.batch_size, self.strategy)
-        self.batches = None
+        self.batches = None  # the notebook loop's batch pipeline, once training starts
+        in_graph = InGraphBatches(dataset.x_train, dataset.y_train, config.seed, config.batch_size,
+                                  config.latent_dim, self.classes, replicas)
+        self.step = make_step(config.loop, self.models, config.batch_size, self.strategy, in_graph)
         if replicas > 1 or config.strategy != "default":
             print(f"strategy: {config.strategy}, {replicas} replicas of {config.batch_size // replicas} images "
                   f"each", flush=True)
@@ -264,13 +288,17 @@ class TrainingSession:
         log = LossLog(os.path.join(self.run_dir, LOSSES_CSV), pending)
         bar = progress_bar(config.epochs, start, show_progress and not stop.requested)
         started, iteration = time.perf_counter(), start
-        self.batches = batch_stream(self.strategy, self.dataset.x_train, self.dataset.y_train, config.seed, start,
-                                    config.epochs, config.batch_size, config.latent_dim, self.classes)
+        if config.loop == "notebook":
+            self.batches = batch_stream(self.strategy, self.dataset.x_train, self.dataset.y_train, config.seed,
+                                        start, config.epochs, config.batch_size, config.latent_dim, self.classes)
         stopping = self._stopping(0, stop)  # a signal during start-up: leave at once
         try:
             while iteration < config.epochs and not stopping:
-                iteration += 1
-                stopping = self._iteration(iteration, iteration - start, log, bar, stop)
+                last = self._call_end(iteration, start)
+                for losses in self._train_steps(iteration + 1, last - iteration):
+                    iteration += 1
+                    stopping = self._iteration(iteration, iteration - start, losses, log, bar,
+                                               stop if iteration == last else None)
         finally:
             bar.close()
             log.close()
@@ -278,11 +306,34 @@ class TrainingSession:
                 self.outputs.board.close()
         return self._finish(start, iteration, time.perf_counter() - started, stop)
 
-    def _iteration(self, iteration: int, done: int, log: LossLog, bar, stop: StopRequest) -> bool:
-        """One training step, then whatever this iteration logs, scores and writes; True: stop after it."""
+    def _call_end(self, iteration: int, start: int) -> int:
+        """The last iteration of the next call to the step: at most MAX_ITERATIONS_PER_CALL ahead, and
+        no later than the next iteration that writes, scores or may stop (every --log-interval)."""
         config = self.config
-        losses = self._train_step()
-        stopping = self._stopping(done, stop)
+        intervals = [config.log_interval, config.save_interval, config.checkpoint_interval, config.eval_interval]
+        ends = [iteration + interval - iteration % interval for interval in intervals if interval]
+        ends.append(iteration + config.log_interval - (iteration - start) % config.log_interval)  # see _stopping
+        return min(*ends, config.epochs, iteration + MAX_ITERATIONS_PER_CALL)
+
+    def _train_steps(self, first: int, count: int) -> list[dict[str, float]]:
+        """Train iterations ``first`` .. ``first + count - 1``; their losses, in order.
+
+        The fast step draws its batches inside one compiled call; the notebook loop takes
+        each from the run's pipeline (see :mod:`gan_keras.training.batches`): the same batches.
+        """
+        if self.config.loop == "fast":
+            return self.step.run(first, count)
+        return [self.step(**next(self.batches)) for _ in range(count)]
+
+    def _iteration(self, iteration: int, done: int, losses: dict[str, float], log: LossLog, bar,
+                   stop: StopRequest | None) -> bool:
+        """What iteration ``iteration`` logs, scores and writes; True: stop after it.
+
+        ``stop`` is None inside a call to the step (the models are then already further on),
+        where nothing is written and no stop is taken; every write falls on a call's end.
+        """
+        config = self.config
+        stopping = stop is not None and self._stopping(done, stop)
         if not all(math.isfinite(value) for value in losses.values()):
             raise TrainingDiverged(
                 f"a loss became NaN or infinite at iteration {iteration:,} ({_format(losses)}); "
@@ -309,10 +360,6 @@ class TrainingSession:
             if iteration % config.checkpoint_interval == 0 or last or stopping:
                 self.checkpoint(iteration, log.pending)
         return stopping
-
-    def _train_step(self) -> dict[str, float]:
-        """Train on the next global batch of the run's pipeline (see :mod:`gan_keras.training.batches`)."""
-        return self.step(**next(self.batches))
 
     def _stopping(self, done: int, stop: StopRequest) -> bool:
         """Whether to stop once the current iteration is written (after ``done`` iterations this session).
@@ -399,15 +446,18 @@ def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) 
                            else rng.choice(len(labels), cols) for row in range(rows)])
 
 
-def make_step(loop: str, models, batch_size: int, strategy=None):
-    """The training step for ``--loop``: both have the same semantics and share optimizer state."""
+def make_step(loop: str, models, batch_size: int, strategy=None, batches: InGraphBatches | None = None):
+    """The training step for ``--loop``: both have the same semantics and share optimizer state.
+
+    ``batches`` lets the fast step draw its own inputs (``step.run``); the notebook loop is fed.
+    """
     if loop == "notebook":
         from gan_keras.training.notebook_step import NotebookStep
 
         return NotebookStep(models, batch_size, strategy)
     from gan_keras.training.fast_step import FastStep
 
-    return FastStep(models, batch_size, strategy=strategy)
+    return FastStep(models, batch_size, strategy=strategy, batches=batches)
 
 
 def _format(values: dict[str, float], names=None) -> str:
