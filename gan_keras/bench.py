@@ -2,8 +2,9 @@
 
 Times (a) the notebook's loop exactly as the seed writes it (float64 NumPy
 batches, ``generator.predict`` and three ``train_on_batch`` calls; only the
-freeze is fixed), (b) the project's default loop, and (c) the other variants:
-``--loop notebook``, mixed precision, larger batches. Each is warmed up, then
+freeze is fixed), (b) the project's default loop as train.py runs it (10
+iterations per compiled call), and (c) the other variants: ``--loop notebook``,
+the fast step fed one batch per call, mixed precision, larger batches. Each is warmed up, then
 timed over several repeats; the median is reported with peak resident memory.
 """
 
@@ -71,49 +72,24 @@ def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
     models.combined.train_on_batch(noise, valid)
 
 
-def project_iteration(step, batches):
-    """One iteration as gan_keras.training.loop runs it: the next batch of the run's pipeline, then the step."""
-    step(**next(batches))
-
-
 def time_variant(name, batch_size, loop, precision, images_uint8, args):
     """Median ms per iteration over ``args.repeats`` blocks of ``args.iterations``, after warm-up."""
     import keras
 
+    from gan_keras.defaults import TrainConfig
     from gan_keras.roofline import iteration_flops
     from gan_keras.training.gan import build_gan
-    from gan_keras.training.loop import make_step
 
     keras.utils.set_random_seed(0)
-    models = build_gan(args.latent_dim, mixed_precision=precision)
+    models = build_gan(args.latent_dim, mixed_precision=precision, ema=TrainConfig.ema)  # as train.py builds them
     flops = iteration_flops(models, batch_size)
-    if loop == "seed":
-        x_train = images_uint8 / 127.5 - 1.0
-        x_train = np.expand_dims(x_train, axis=3)
-
-        def iteration():
-            seed_notebook_iteration(models, x_train, batch_size, args.latent_dim)
-    else:
-        import tensorflow as tf
-
-        from gan_keras.training.batches import batch_stream
-
-        step = make_step(loop, models, batch_size)
-        total = args.warmup + args.repeats * args.iterations
-        batches = batch_stream(tf.distribute.get_strategy(), images_uint8, np.zeros(len(images_uint8), np.int64), 0,
-                               0, total, batch_size, args.latent_dim, None)
-
-        def iteration():
-            project_iteration(step, batches)
-
+    train = iterations_trainer(models, batch_size, loop, images_uint8, args)
     with PeakMemory() as memory:
-        for _ in range(args.warmup):
-            iteration()
+        train(args.warmup)
         blocks = []
         for _ in range(args.repeats):
             started = time.perf_counter()
-            for _ in range(args.iterations):
-                iteration()
+            train(args.iterations)
             blocks.append((time.perf_counter() - started) / args.iterations)
     keras.mixed_precision.set_global_policy("float32")
     ms = 1000 * statistics.median(blocks)
@@ -121,10 +97,46 @@ def time_variant(name, batch_size, loop, precision, images_uint8, args):
             "spread": 1000 * (max(blocks) - min(blocks)), "peak_mib": memory.peak_mib, "flops": flops}
 
 
+def iterations_trainer(models, batch_size, loop, images_uint8, args):
+    """A function ``train(n)`` that runs the next ``n`` iterations the way ``loop`` runs them.
+
+    ``seed``: the notebook's own loop; ``notebook`` and ``fed``: one step call per iteration
+    on the run's batch pipeline; ``fast``: as train.py runs it, several iterations per
+    compiled call (up to --log-interval's default), batches drawn inside the call.
+    """
+    import tensorflow as tf
+
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.training.batches import InGraphBatches, batch_stream
+    from gan_keras.training.loop import make_step
+
+    if loop == "seed":
+        x_train = np.expand_dims(images_uint8 / 127.5 - 1.0, axis=3)
+        return lambda n: [seed_notebook_iteration(models, x_train, batch_size, args.latent_dim) for _ in range(n)]
+    labels = np.zeros(len(images_uint8), np.int64)
+    step = make_step("notebook" if loop == "notebook" else "fast", models, batch_size,
+                     batches=InGraphBatches(images_uint8, labels, 0, batch_size, args.latent_dim, None))
+    if loop == "fast":
+        done, per_call = [0], TrainConfig.log_interval
+
+        def train(n):
+            end = done[0] + n
+            while done[0] < end:
+                count = min(per_call, end - done[0])
+                step.run(done[0] + 1, count)
+                done[0] += count
+        return train
+    total = args.warmup + args.repeats * args.iterations
+    batches = batch_stream(tf.distribute.get_strategy(), images_uint8, labels, 0, 0, total, batch_size,
+                           args.latent_dim, None)
+    return lambda n: [step(**next(batches)) for _ in range(n)]
+
+
 VARIANTS = [
     ("(a) notebook as written", 32, "seed", "none"),
     ("(b) default: fast step", 32, "fast", "none"),
     ("(c) --loop notebook", 32, "notebook", "none"),
+    ("(c) fast, 1 iteration/call", 32, "fed", "none"),
     ("(c) fast, bf16", 32, "fast", "bf16"),
     ("(c) fast, batch 64", 64, "fast", "none"),
     ("(c) fast, batch 128", 128, "fast", "none"),

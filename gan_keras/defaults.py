@@ -114,8 +114,10 @@ class TrainConfig:
                           "the CPU into logical devices"})
     mixed_precision: str = dataclasses.field(
         default="none",
-        metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16; fp16 for GPUs "
-                          "(with loss scaling)", "choices": ("none", "bf16", "fp16")})
+        metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16 (elsewhere it is emulated, "
+                          "slowly, and warns); fp16 for GPUs (with loss scaling); auto: bf16 on a CPU-only "
+                          "machine whose CPU has native bf16, else none (config.json records the choice)",
+                  "choices": ("none", "bf16", "fp16", "auto")})
     eval_interval: int | None = dataclasses.field(
         default=None,
         metadata={"help": "score --eval-samples generated images every N iterations (Frechet "

@@ -75,3 +75,28 @@ def matmul_gflops(dtype: str, size: int = MATMUL_SIZE, repeats: int = 10) -> flo
         product(a, b).numpy()
         best = min(best, time.perf_counter() - started)
     return 2 * size**3 / best / 1e9
+
+
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bf16(flags: list[str] | None = None) -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512_BF16 or AMX); else TensorFlow emulates it."""
+    flags = cpu_description()[1] if flags is None else flags
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+
+
+def choose_precision(requested: str, gpus: int, flags: list[str] | None = None) -> tuple[str, str | None]:
+    """(the --mixed-precision to run, a warning or None) for the one requested on this machine.
+
+    ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16, float32 ("none")
+    everywhere else (on GPUs fp16 is the user's explicit choice). bf16 asked for on a
+    CPU without it runs, emulated, with a warning.
+    """
+    flags = cpu_description()[1] if flags is None else flags
+    if requested == "auto":
+        return ("bf16" if gpus == 0 and native_bf16(flags) else "none"), None
+    if requested == "bf16" and gpus == 0 and not native_bf16(flags):
+        return requested, ("warning: --mixed-precision bf16 on a CPU without AVX512_BF16 or AMX: TensorFlow "
+                           "emulates bfloat16 here, several times slower than float32 (see the README's speed table)")
+    return requested, None

@@ -29,3 +29,43 @@ def test_mixed_precision_trains_on_both_loops(precision, compute_dtype):
         assert all(moved), make_step.__name__
     if precision == "fp16":
         assert isinstance(models.combined.optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+@pytest.mark.parametrize("requested, gpus, flags, chosen, warns", [
+    ("auto", 0, ["avx2", "avx512f", "avx512_bf16"], "bf16", False),
+    ("auto", 0, ["avx2", "avx512f", "amx_bf16", "amx_tile"], "bf16", False),
+    ("auto", 0, ["avx2"], "none", False),
+    ("auto", 1, ["avx2", "avx512f", "avx512_bf16"], "none", False),
+    ("bf16", 0, ["avx2"], "bf16", True),
+    ("bf16", 0, ["avx2", "avx512f", "avx512_bf16"], "bf16", False),
+    ("bf16", 2, ["avx2"], "bf16", False),
+    ("none", 0, ["avx2"], "none", False),
+])
+def test_precision_choice_follows_the_hardware(requested, gpus, flags, chosen, warns):
+    from gan_keras.roofline import choose_precision
+
+    got, warning = choose_precision(requested, gpus, flags)
+    assert got == chosen
+    assert (warning is not None) == warns
+    if warns:
+        assert "emulates bfloat16" in warning and "\n" not in warning
+
+
+def test_settle_precision_records_the_choice_and_warns_once(monkeypatch, capsys):
+    from gan_keras import roofline
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.training.loop import settle_precision
+
+    monkeypatch.setattr(roofline, "cpu_description", lambda: ("an AVX2 CPU", ["avx2"]))
+    config = TrainConfig(mixed_precision="bf16")
+    settle_precision(config)
+    assert config.mixed_precision == "bf16"
+    assert capsys.readouterr().err.count("emulates bfloat16") == 1
+    monkeypatch.setattr(roofline, "cpu_description", lambda: ("a bf16 CPU", ["avx2", "avx512f", "avx512_bf16"]))
+    config = TrainConfig(mixed_precision="auto")
+    settle_precision(config)
+    assert config.mixed_precision == "bf16"
+    assert "mixed precision: bf16 (auto" in capsys.readouterr().out
+    config = TrainConfig(mixed_precision="auto", strategy="multiworker")
+    settle_precision(config)
+    assert config.mixed_precision == "none"

@@ -21,3 +21,18 @@ def test_notebook_dcgan_flops_match_a_hand_count():
 def test_cpu_description_names_the_model_and_known_flags():
     model, flags = cpu_description()
     assert model and set(flags) <= {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+
+
+def test_bench_prints_the_roofline_and_an_efficiency_per_variant(small_mnist, capsys):
+    from gan_keras import bench
+
+    bench.main(["--data", small_mnist, "--warmup", "1", "--iterations", "12", "--repeats", "1",
+                "--only", "(b),1 iteration/call"])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("CPU: ") for line in lines)
+    assert any(line.startswith("roofline: a 2048 x 2048 matmul runs at ") for line in lines)
+    rows = [line for line in lines if line.startswith("(b)") or line.startswith("(c)")]
+    assert [row[:28].strip() for row in rows] == ["(b) default: fast step", "(c) fast, 1 iteration/call"]
+    for row in rows:
+        batch, ms, *_, limit, efficiency = row[28:].split()
+        assert batch == "32" and float(ms) > 0 and float(limit) > 0 and efficiency.endswith("%")
