@@ -69,3 +69,18 @@ def test_settle_precision_records_the_choice_and_warns_once(monkeypatch, capsys)
     config = TrainConfig(mixed_precision="auto", strategy="multiworker")
     settle_precision(config)
     assert config.mixed_precision == "none"
+
+
+@pytest.mark.parametrize("family", ["dcgan", "mlp", "mlp-bn", "fc"])
+def test_every_family_trains_conditionally_in_bf16_on_both_loops(family):
+    """G's images stay float32 under bf16 (the joint D update joins them to real float32 images)."""
+    rng = np.random.default_rng(1)
+    for make_step in (NotebookStep, FastStep):
+        models = build_gan(model=family, classes=10, mixed_precision="bf16")
+        latent = models.generator.inputs[0].shape[-1]
+        classes = np.eye(10, dtype="float32")[rng.integers(0, 10, BATCH)]
+        noise = rng.normal(size=(BATCH, latent)).astype("float32")
+        assert models.generator([noise, classes]).dtype == "float32"
+        real = rng.uniform(-1, 1, (BATCH, 28, 28, 1)).astype("float32")
+        losses = make_step(models, BATCH)(real, noise, noise, classes, classes, classes)
+        assert all(np.isfinite(value) for value in losses.values()), (family, make_step.__name__, losses)

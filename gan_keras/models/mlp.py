@@ -26,7 +26,7 @@ IMG_SHAPE = (28, 28, 1)
 
 def _to_image(img_shape: tuple[int, int, int]) -> list[layers.Layer]:
     return [layers.Dense(math.prod(img_shape), activation="tanh", dtype="float32", name="to_pixels"),
-            layers.Reshape(img_shape, name="to_image")]
+            layers.Reshape(img_shape, dtype="float32", name="to_image")]
 
 
 def _real_probability() -> layers.Layer:
