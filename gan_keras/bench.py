@@ -2,9 +2,10 @@
 
 Times (a) the notebook's loop exactly as the seed writes it (float64 NumPy
 batches, ``generator.predict`` and three ``train_on_batch`` calls; only the
-freeze is fixed), (b) the project's default loop as train.py runs it (10
-iterations per compiled call), and (c) the other variants: ``--loop notebook``,
-the fast step fed one batch per call, mixed precision, larger batches. Each is warmed up, then
+freeze is fixed), (b) the project's default as train.py runs it (the fast step,
+10 iterations per compiled call, the default --mixed-precision as it settles on
+this CPU), and (c) the other variants: float32 and bf16 explicitly, the fast step
+fed one batch per call, ``--loop notebook``, larger batches. Each is warmed up, then
 timed over several repeats; the median is reported with peak resident memory.
 """
 
@@ -132,16 +133,28 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
     return lambda n: [step(**next(batches)) for _ in range(n)]
 
 
+DEFAULT = "default"  # a variant's precision: train.py's default --mixed-precision, as settled on this machine
 VARIANTS = [
     ("(a) notebook as written", 32, "seed", "none"),
-    ("(b) default: fast step", 32, "fast", "none"),
-    ("(c) --loop notebook", 32, "notebook", "none"),
-    ("(c) fast, 1 iteration/call", 32, "fed", "none"),
+    ("(b) default: fast step", 32, "fast", DEFAULT),
+    ("(c) fast, float32", 32, "fast", "none"),
     ("(c) fast, bf16", 32, "fast", "bf16"),
-    ("(c) fast, batch 64", 64, "fast", "none"),
-    ("(c) fast, batch 128", 128, "fast", "none"),
-    ("(c) fast, batch 256", 256, "fast", "none"),
+    ("(c) fast fp32, 1 it/call", 32, "fed", "none"),
+    ("(c) --loop notebook, fp32", 32, "notebook", "none"),
+    ("(c) fast, batch 64", 64, "fast", DEFAULT),
+    ("(c) fast, batch 128", 128, "fast", DEFAULT),
+    ("(c) fast, batch 256", 256, "fast", DEFAULT),
 ]
+
+
+def default_precision() -> str:
+    """train.py's default --mixed-precision as it settles on this machine (see roofline.choose_precision)."""
+    import tensorflow as tf
+
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.roofline import choose_precision
+
+    return choose_precision(TrainConfig.mixed_precision, len(tf.config.list_physical_devices("GPU")))[0]
 
 
 def machine_line() -> str:
@@ -175,17 +188,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations")
     variants = VARIANTS if args.only is None else [
         v for v in VARIANTS if any(key.strip() in v[0] for key in args.only.split(","))]
-    header = (f"{'variant':<28} {'batch':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
+    header = (f"{'variant':<28} {'batch':>5} {'dtype':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
               f"{'peak MiB':>9} {'GFLOP/it':>9} {'limit ms':>9} {'efficiency':>10}")
     print(header)
     print("-" * len(header))
     baseline = None
     for name, batch, loop, precision in variants:
+        precision = default_precision() if precision == DEFAULT else precision
         row = time_variant(name, batch, loop, precision, images, args)
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
         limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000
-        print(f"{name:<28} {batch:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
+        dtype = "bf16" if precision == "bf16" else "fp32"
+        print(f"{name:<28} {batch:>5} {dtype:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
               f"{ratio:>7} {row['peak_mib']:>9.0f} {row['flops'] / 1e9:>9.2f} {limit:>9.1f} "
               f"{limit / row['ms']:>10.0%}", flush=True)
 

@@ -113,7 +113,7 @@ class TrainConfig:
         metadata={"help": "the devices of --strategy mirrored, e.g. GPU:0,GPU:1, or CPU:0,CPU:1 to split "
                           "the CPU into logical devices"})
     mixed_precision: str = dataclasses.field(
-        default="none",
+        default="auto",
         metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16 (elsewhere it is emulated, "
                           "slowly, and warns); fp16 for GPUs (with loss scaling); auto: bf16 on a CPU-only "
                           "machine whose CPU has native bf16, else none (config.json records the choice)",

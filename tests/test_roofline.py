@@ -27,12 +27,13 @@ def test_bench_prints_the_roofline_and_an_efficiency_per_variant(small_mnist, ca
     from gan_keras import bench
 
     bench.main(["--data", small_mnist, "--warmup", "1", "--iterations", "12", "--repeats", "1",
-                "--only", "(b),1 iteration/call"])
+                "--only", "(b),1 it/call"])
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("CPU: ") for line in lines)
     assert any(line.startswith("roofline: a 2048 x 2048 matmul runs at ") for line in lines)
     rows = [line for line in lines if line.startswith("(b)") or line.startswith("(c)")]
-    assert [row[:28].strip() for row in rows] == ["(b) default: fast step", "(c) fast, 1 iteration/call"]
+    assert [row[:28].strip() for row in rows] == ["(b) default: fast step", "(c) fast fp32, 1 it/call"]
     for row in rows:
-        batch, ms, *_, limit, efficiency = row[28:].split()
-        assert batch == "32" and float(ms) > 0 and float(limit) > 0 and efficiency.endswith("%")
+        batch, dtype, ms, *_, limit, efficiency = row[28:].split()
+        assert batch == "32" and dtype in ("fp32", "bf16") and float(ms) > 0 and float(limit) > 0
+        assert efficiency.endswith("%")
