@@ -73,8 +73,8 @@ def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
     models.combined.train_on_batch(noise, valid)
 
 
-def time_variant(name, batch_size, loop, precision, images_uint8, args):
-    """Median ms per iteration over ``args.repeats`` blocks of ``args.iterations``, after warm-up."""
+def prepare_variant(batch_size, loop, precision, images_uint8, args) -> dict:
+    """Build the models as train.py does, and a ``train(n)`` for them, warmed up."""
     import keras
 
     from gan_keras.defaults import TrainConfig
@@ -83,19 +83,43 @@ def time_variant(name, batch_size, loop, precision, images_uint8, args):
 
     keras.utils.set_random_seed(0)
     models = build_gan(args.latent_dim, mixed_precision=precision, ema=TrainConfig.ema)  # as train.py builds them
-    flops = iteration_flops(models, batch_size)
     train = iterations_trainer(models, batch_size, loop, images_uint8, args)
+    train(args.warmup)
+    return {"train": train, "flops": iteration_flops(models, batch_size), "blocks": []}
+
+
+def time_block(variant: dict, iterations: int) -> None:
+    """Time ``iterations`` more iterations of ``variant``; their mean is one block."""
+    started = time.perf_counter()
+    variant["train"](iterations)
+    variant["blocks"].append((time.perf_counter() - started) / iterations)
+
+
+def summary(variant: dict, batch_size: int, peak_mib: float) -> dict:
+    ms = 1000 * statistics.median(variant["blocks"])
+    return {"batch": batch_size, "ms": ms, "images_per_s": batch_size / ms * 1000, "peak_mib": peak_mib,
+            "spread": 1000 * (max(variant["blocks"]) - min(variant["blocks"])), "flops": variant["flops"]}
+
+
+def timed_rows(variants, images_uint8, args):
+    """Yield each variant's figures: one after another, or with --interleave, every variant built
+    first and their timed blocks taken in turn, so that a slow spell of the machine hits them alike."""
+    if not args.interleave:
+        for _, batch, loop, precision in variants:
+            with PeakMemory() as memory:
+                variant = prepare_variant(batch, loop, precision, images_uint8, args)
+                for _ in range(args.repeats):
+                    time_block(variant, args.iterations)
+            yield summary(variant, batch, memory.peak_mib)
+        return
     with PeakMemory() as memory:
-        train(args.warmup)
-        blocks = []
+        prepared = [prepare_variant(batch, loop, precision, images_uint8, args)
+                    for _, batch, loop, precision in variants]
         for _ in range(args.repeats):
-            started = time.perf_counter()
-            train(args.iterations)
-            blocks.append((time.perf_counter() - started) / args.iterations)
-    keras.mixed_precision.set_global_policy("float32")
-    ms = 1000 * statistics.median(blocks)
-    return {"name": name, "batch": batch_size, "ms": ms, "images_per_s": batch_size / ms * 1000,
-            "spread": 1000 * (max(blocks) - min(blocks)), "peak_mib": memory.peak_mib, "flops": flops}
+            for variant in prepared:
+                time_block(variant, args.iterations)
+    for variant, (_, batch, _, _) in zip(prepared, variants):
+        yield summary(variant, batch, memory.peak_mib)
 
 
 def iterations_trainer(models, batch_size, loop, images_uint8, args):
@@ -174,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per variant (median shown)")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--only", default=None, help="comma-separated variant letters/words to keep, e.g. 'a,b'")
+    parser.add_argument("--interleave", action="store_true",
+                        help="build every variant first, then time their blocks in turn (fairer A/B on a noisy "
+                             "machine; peak MiB is then the whole process's)")
     args = parser.parse_args(argv)
     from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_gflops
 
@@ -185,7 +212,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"roofline: a {MATMUL_SIZE} x {MATMUL_SIZE} matmul runs at {peak['none']:.0f} GFLOP/s in float32 and "
           f"{peak['bf16']:.0f} in bfloat16; limit = FLOPs of one iteration (counted from the built models) "
           f"/ that rate; efficiency = limit / measured")
-    print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations")
+    print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations"
+          + (", the variants' blocks interleaved" if args.interleave else ""))
     variants = VARIANTS if args.only is None else [
         v for v in VARIANTS if any(key.strip() in v[0] for key in args.only.split(","))]
     header = (f"{'variant':<28} {'batch':>5} {'dtype':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
@@ -193,9 +221,9 @@ def main(argv: list[str] | None = None) -> None:
     print(header)
     print("-" * len(header))
     baseline = None
-    for name, batch, loop, precision in variants:
-        precision = default_precision() if precision == DEFAULT else precision
-        row = time_variant(name, batch, loop, precision, images, args)
+    variants = [(name, batch, loop, default_precision() if precision == DEFAULT else precision)
+                for name, batch, loop, precision in variants]
+    for (name, batch, loop, precision), row in zip(variants, timed_rows(variants, images, args)):
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
         limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000

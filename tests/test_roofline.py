@@ -1,5 +1,7 @@
 """The bench's roofline: FLOPs counted from the built models against a count by hand."""
 
+import pytest
+
 from gan_keras.roofline import cpu_description, forward_flops, iteration_flops
 from gan_keras.training.gan import build_gan
 
@@ -23,11 +25,12 @@ def test_cpu_description_names_the_model_and_known_flags():
     assert model and set(flags) <= {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
 
 
-def test_bench_prints_the_roofline_and_an_efficiency_per_variant(small_mnist, capsys):
+@pytest.mark.parametrize("interleave", [[], ["--interleave"]])
+def test_bench_prints_the_roofline_and_an_efficiency_per_variant(small_mnist, capsys, interleave):
     from gan_keras import bench
 
-    bench.main(["--data", small_mnist, "--warmup", "1", "--iterations", "12", "--repeats", "1",
-                "--only", "(b),1 it/call"])
+    bench.main(["--data", small_mnist, "--warmup", "1", "--iterations", "12", "--repeats", "2",
+                "--only", "(b),1 it/call", *interleave])
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("CPU: ") for line in lines)
     assert any(line.startswith("roofline: a 2048 x 2048 matmul runs at ") for line in lines)
