@@ -139,17 +139,15 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
         x_train = np.expand_dims(images_uint8 / 127.5 - 1.0, axis=3)
         return lambda n: [seed_notebook_iteration(models, x_train, batch_size, args.latent_dim) for _ in range(n)]
     labels = np.zeros(len(images_uint8), np.int64)
-    step = make_step("notebook" if loop == "notebook" else "fast", models, batch_size,
-                     batches=InGraphBatches(images_uint8, labels, 0, batch_size, args.latent_dim, None))
+    in_graph = None if loop == "notebook" else InGraphBatches(images_uint8, labels, 0, batch_size, args.latent_dim,
+                                                              None)
+    step = make_step("notebook" if loop == "notebook" else "fast", models, batch_size, batches=in_graph)
     if loop == "fast":
-        done, per_call = [0], TrainConfig.log_interval
+        done = [0]
 
         def train(n):
-            end = done[0] + n
-            while done[0] < end:
-                count = min(per_call, end - done[0])
-                step.run(done[0] + 1, count)
-                done[0] += count
+            step.run_in_calls(done[0] + 1, n, TrainConfig.log_interval)
+            done[0] += n
         return train
     total = args.warmup + args.repeats * args.iterations
     batches = batch_stream(tf.distribute.get_strategy(), images_uint8, labels, 0, 0, total, batch_size,

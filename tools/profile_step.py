@@ -31,19 +31,13 @@ from gan_keras.defaults import TrainConfig  # noqa: E402
 PER_CALL = TrainConfig.log_interval  # train.py's iterations per compiled call, by default
 
 
-def train(step, first: int, iterations: int) -> None:
-    """Iterations ``first`` .. ``first + iterations - 1`` as train.py runs them: PER_CALL per compiled call."""
-    for call_first in range(first, first + iterations, PER_CALL):
-        step.run(call_first, min(PER_CALL, first + iterations - call_first))
-
-
 def trace_iterations(step, first: int, iterations: int, logdir: str) -> float:
     """Run ``iterations`` traced iterations; returns their wall time in seconds."""
     import tensorflow as tf
 
     tf.profiler.experimental.start(logdir)
     started = time.perf_counter()
-    train(step, first, iterations)
+    step.run_in_calls(first, iterations, PER_CALL)
     elapsed = time.perf_counter() - started
     tf.profiler.experimental.stop()
     return elapsed
@@ -130,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     models = build_gan(mixed_precision=args.precision, ema=TrainConfig.ema)
     batches = InGraphBatches(images, np.zeros(len(images), np.int64), 0, args.batch_size, 100, None)
     step = make_step("fast", models, args.batch_size, batches=batches)
-    train(step, 1, args.warmup)
+    step.run_in_calls(1, args.warmup, PER_CALL)
     with tempfile.TemporaryDirectory() as logdir:
         wall = trace_iterations(step, 1 + args.warmup, args.iterations, logdir)
         report(list(op_events(logdir)), args.iterations, wall, args.top)

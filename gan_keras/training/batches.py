@@ -65,7 +65,8 @@ def replica_batches(draws: dict, images, labels, first: int, local: int, per_rep
         return picked
 
     chosen = mine(draws["chosen"])
-    batch = {"real": tf.gather(SCALED_PIXELS, tf.cast(tf.gather(images, chosen), tf.int32))[..., tf.newaxis], "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
+    real = tf.gather(SCALED_PIXELS, tf.cast(tf.gather(images, chosen), tf.int32))
+    batch = {"real": real[..., tf.newaxis], "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
     if classes:
         fake = mine(draws["fake_classes"], axis=1)
         batch["classes_real"] = tf.one_hot(tf.gather(labels, chosen), classes)

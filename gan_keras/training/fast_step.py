@@ -153,3 +153,8 @@ class FastStep:
             raise ValueError("FastStep.run needs the run's InGraphBatches (the batches argument)")
         values = self._run(tf.constant(first, tf.int64), tf.constant(count, tf.int32)).numpy()
         return [dict(zip(LOSS_COLUMNS, row)) for row in values.tolist()]
+
+    def run_in_calls(self, first: int, count: int, per_call: int) -> None:
+        """Train ``count`` iterations from ``first``, ``per_call`` per compiled call (benchmarks, profiles)."""
+        for call_first in range(first, first + count, per_call):
+            self.run(call_first, min(per_call, first + count - call_first))

@@ -196,8 +196,8 @@ class TrainingSession:
         self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
                                 model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy)
         self.batches = None  # the notebook loop's batch pipeline, once training starts
-        in_graph = InGraphBatches(dataset.x_train, dataset.y_train, config.seed, config.batch_size,
-                                  config.latent_dim, self.classes, replicas)
+        in_graph = None if config.loop == "notebook" else InGraphBatches(
+            dataset.x_train, dataset.y_train, config.seed, config.batch_size, config.latent_dim, self.classes, replicas)
         self.step = make_step(config.loop, self.models, config.batch_size, self.strategy, in_graph)
         if replicas > 1 or config.strategy != "default":
             print(f"strategy: {config.strategy}, {replicas} replicas of {config.batch_size // replicas} images "
