@@ -118,7 +118,10 @@ def test_resume_of_a_finished_run_repairs_what_a_late_kill_lost(tmp_path, small_
         for name, variable in model_variables(keras.saving.load_model(run_dir / "generator.keras")).items():
             np.testing.assert_array_equal(variable.numpy(), checkpoint[f"generator_average/{name}"])
     complete = run_script("train.py", "--resume", str(run_dir), "--no-progress")
-    assert complete.returncode == 2 and "the run is complete" in complete.stderr
+    assert complete.returncode == 0, complete.stderr
+    assert "is complete (4 iterations); nothing to do" in complete.stdout and "rewrote" not in complete.stdout
+    shorter = run_script("train.py", "--resume", str(run_dir), "--epochs", "3", "--no-progress")
+    assert shorter.returncode == 2 and "already has 4 iterations, more than --epochs 3" in shorter.stderr
 
 
 def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path, trained_run):

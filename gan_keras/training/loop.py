@@ -101,7 +101,10 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
             if chief:
                 _remove_partial_files(run_dir)
             start, pending = session.restore()
-            if start >= config.epochs:
+            if start > config.epochs:
+                raise UsageError(f"{run_dir} already has {start:,} iterations, more than --epochs {config.epochs:,}; "
+                                 f"pass a larger --epochs to go on")
+            if start == config.epochs:
                 if chief:
                     session.repair_finished(start)
                 return run_dir
@@ -262,12 +265,16 @@ class TrainingSession:
                         self.config.keep_checkpoints)
 
     def repair_finished(self, iteration: int) -> None:
-        """A complete run: rewrite the final files a late kill left missing, or say it is complete."""
+        """A complete run: rewrite the final files a late kill left missing, or say there is nothing to do.
+
+        Either way the exit is 0: a kill after the last step leaves a run that ``--resume`` accepts.
+        """
         missing = [name for name in [grid_name(iteration), *self.outputs.model_files(), LOSSES_PLOT]
                    if not os.path.exists(os.path.join(self.run_dir, name))]
         if not missing:
-            raise UsageError(f"{self.run_dir} already has {iteration:,} iterations: the run is complete; "
-                             f"pass a larger --epochs to go on")
+            print(f"{self.run_dir} is complete ({iteration:,} iterations); nothing to do: "
+                  f"pass a larger --epochs to go on", flush=True)
+            return
         with writing(self.run_dir):
             tensorboard_log.rewind(self.run_dir, iteration)  # drops a record torn by the kill, if any
             if grid_name(iteration) in missing:
