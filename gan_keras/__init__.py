@@ -2,6 +2,12 @@
 
 Importing this package is cheap: TensorFlow and Keras are imported only by the
 modules that need them, so the command-line scripts answer ``--help`` at once.
+Before that, it asks TensorFlow for its oneDNN kernels on every x86-64 Linux CPU
+(see :mod:`gan_keras.runtime`).
 """
+
+from gan_keras.runtime import prefer_onednn
+
+prefer_onednn()
 
 __version__ = "0.1.0"

@@ -86,17 +86,25 @@ def native_bf16(flags: list[str] | None = None) -> bool:
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
-def choose_precision(requested: str, gpus: int, flags: list[str] | None = None) -> tuple[str, str | None]:
+def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
+                     onednn: bool | None = None) -> tuple[str, str | None]:
     """(the --mixed-precision to run, a warning or None) for the one requested on this machine.
 
-    ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16, float32 ("none")
-    everywhere else (on GPUs fp16 is the user's explicit choice). bf16 asked for on a
-    CPU without it runs, emulated, with a warning.
+    ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16 and whose TensorFlow
+    runs oneDNN's kernels (the only ones that use it), float32 ("none") everywhere else
+    (on GPUs fp16 is the user's explicit choice). bf16 asked for where it would be
+    emulated runs, with a warning.
     """
+    from gan_keras.runtime import onednn_enabled
+
     flags = cpu_description()[1] if flags is None else flags
+    onednn = onednn_enabled() if onednn is None else onednn
+    native = native_bf16(flags) and onednn
     if requested == "auto":
-        return ("bf16" if gpus == 0 and native_bf16(flags) else "none"), None
-    if requested == "bf16" and gpus == 0 and not native_bf16(flags):
-        return requested, ("warning: --mixed-precision bf16 on a CPU without AVX512_BF16 or AMX: TensorFlow "
-                           "emulates bfloat16 here, several times slower than float32 (see the README's speed table)")
+        return ("bf16" if gpus == 0 and native else "none"), None
+    if requested == "bf16" and gpus == 0 and not native:
+        reason = ("TensorFlow's oneDNN kernels are off (TF_ENABLE_ONEDNN_OPTS)" if native_bf16(flags)
+                  else "a CPU without AVX512_BF16 or AMX")
+        return requested, (f"warning: --mixed-precision bf16 with {reason}: TensorFlow emulates bfloat16 here, "
+                           "several times slower than float32 (see the README's speed table)")
     return requested, None

@@ -31,31 +31,59 @@ def test_mixed_precision_trains_on_both_loops(precision, compute_dtype):
         assert isinstance(models.combined.optimizer, keras.optimizers.LossScaleOptimizer)
 
 
-@pytest.mark.parametrize("requested, gpus, flags, chosen, warns", [
-    ("auto", 0, ["avx2", "avx512f", "avx512_bf16"], "bf16", False),
-    ("auto", 0, ["avx2", "avx512f", "amx_bf16", "amx_tile"], "bf16", False),
-    ("auto", 0, ["avx2"], "none", False),
-    ("auto", 1, ["avx2", "avx512f", "avx512_bf16"], "none", False),
-    ("bf16", 0, ["avx2"], "bf16", True),
-    ("bf16", 0, ["avx2", "avx512f", "avx512_bf16"], "bf16", False),
-    ("bf16", 2, ["avx2"], "bf16", False),
-    ("none", 0, ["avx2"], "none", False),
+BF16_CPU = ["avx2", "avx512f", "avx512_bf16"]
+
+
+@pytest.mark.parametrize("requested, gpus, flags, onednn, chosen, warns", [
+    ("auto", 0, BF16_CPU, True, "bf16", False),
+    ("auto", 0, ["avx2", "avx512f", "amx_bf16", "amx_tile"], True, "bf16", False),
+    ("auto", 0, ["avx2"], True, "none", False),
+    ("auto", 1, BF16_CPU, True, "none", False),
+    ("auto", 0, BF16_CPU, False, "none", False),  # TF_ENABLE_ONEDNN_OPTS=0: Eigen emulates bf16
+    ("bf16", 0, ["avx2"], True, "bf16", True),
+    ("bf16", 0, BF16_CPU, True, "bf16", False),
+    ("bf16", 0, BF16_CPU, False, "bf16", True),
+    ("bf16", 2, ["avx2"], True, "bf16", False),
+    ("none", 0, ["avx2"], True, "none", False),
 ])
-def test_precision_choice_follows_the_hardware(requested, gpus, flags, chosen, warns):
+def test_precision_choice_follows_the_hardware(requested, gpus, flags, onednn, chosen, warns):
     from gan_keras.roofline import choose_precision
 
-    got, warning = choose_precision(requested, gpus, flags)
+    got, warning = choose_precision(requested, gpus, flags, onednn)
     assert got == chosen
     assert (warning is not None) == warns
     if warns:
         assert "emulates bfloat16" in warning and "\n" not in warning
+        assert ("oneDNN kernels are off" in warning) == (not onednn)
+
+
+@pytest.mark.parametrize("user_setting, enabled", [(None, True), ("0", False)])
+def test_importing_the_package_turns_onednn_on_unless_the_user_said_otherwise(user_setting, enabled):
+    """On x86-64 Linux: TensorFlow leaves oneDNN off on AVX2-only CPUs; gan_keras asks for it, before TF loads."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
+        pytest.skip("oneDNN is TensorFlow's choice on this platform; gan_keras changes nothing here")
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+    if user_setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = user_setting
+    probe = ("import gan_keras, tensorflow\n"
+             "from gan_keras.runtime import onednn_enabled\n"
+             "print(onednn_enabled())")
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(enabled)
 
 
 def test_settle_precision_records_the_choice_and_warns_once(monkeypatch, capsys):
-    from gan_keras import roofline
+    from gan_keras import roofline, runtime
     from gan_keras.defaults import TrainConfig
     from gan_keras.training.loop import settle_precision
 
+    monkeypatch.setattr(runtime, "onednn_enabled", lambda: True)
     monkeypatch.setattr(roofline, "cpu_description", lambda: ("an AVX2 CPU", ["avx2"]))
     config = TrainConfig(mixed_precision="bf16")
     settle_precision(config)
