@@ -73,7 +73,7 @@ def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
     models.combined.train_on_batch(noise, valid)
 
 
-def prepare_variant(batch_size, loop, precision, images_uint8, args) -> dict:
+def prepare_variant(batch_size, loop, precision, upsampling, images_uint8, args) -> dict:
     """Build the models as train.py does, and a ``train(n)`` for them, warmed up."""
     import keras
 
@@ -82,7 +82,8 @@ def prepare_variant(batch_size, loop, precision, images_uint8, args) -> dict:
     from gan_keras.training.gan import build_gan
 
     keras.utils.set_random_seed(0)
-    models = build_gan(args.latent_dim, mixed_precision=precision, ema=TrainConfig.ema)  # as train.py builds them
+    models = build_gan(args.latent_dim, mixed_precision=precision, ema=TrainConfig.ema,  # as train.py builds them
+                       upsampling=upsampling)
     train = iterations_trainer(models, batch_size, loop, images_uint8, args)
     train(args.warmup)
     return {"train": train, "flops": iteration_flops(models, batch_size), "blocks": []}
@@ -105,20 +106,20 @@ def timed_rows(variants, images_uint8, args):
     """Yield each variant's figures: one after another, or with --interleave, every variant built
     first and their timed blocks taken in turn, so that a slow spell of the machine hits them alike."""
     if not args.interleave:
-        for _, batch, loop, precision in variants:
+        for _, batch, loop, precision, upsampling in variants:
             with PeakMemory() as memory:
-                variant = prepare_variant(batch, loop, precision, images_uint8, args)
+                variant = prepare_variant(batch, loop, precision, upsampling, images_uint8, args)
                 for _ in range(args.repeats):
                     time_block(variant, args.iterations)
             yield summary(variant, batch, memory.peak_mib)
         return
     with PeakMemory() as memory:
-        prepared = [prepare_variant(batch, loop, precision, images_uint8, args)
-                    for _, batch, loop, precision in variants]
+        prepared = [prepare_variant(batch, loop, precision, upsampling, images_uint8, args)
+                    for _, batch, loop, precision, upsampling in variants]
         for _ in range(args.repeats):
             for variant in prepared:
                 time_block(variant, args.iterations)
-    for variant, (_, batch, _, _) in zip(prepared, variants):
+    for variant, (_, batch, *_) in zip(prepared, variants):
         yield summary(variant, batch, memory.peak_mib)
 
 
@@ -156,16 +157,18 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
 
 
 DEFAULT = "default"  # a variant's precision: train.py's default --mixed-precision, as settled on this machine
-VARIANTS = [
-    ("(a) notebook as written", 32, "seed", "none"),
-    ("(b) default: fast step", 32, "fast", DEFAULT),
-    ("(c) fast, float32", 32, "fast", "none"),
-    ("(c) fast, bf16", 32, "fast", "bf16"),
-    ("(c) fast fp32, 1 it/call", 32, "fed", "none"),
-    ("(c) --loop notebook, fp32", 32, "notebook", "none"),
-    ("(c) fast, batch 64", 64, "fast", DEFAULT),
-    ("(c) fast, batch 128", 128, "fast", DEFAULT),
-    ("(c) fast, batch 256", 256, "fast", DEFAULT),
+VARIANTS = [  # name, batch, loop, --mixed-precision, --upsampling
+    ("(a) notebook as written", 32, "seed", "none", "transposed"),
+    ("(b) default: fast step", 32, "fast", DEFAULT, DEFAULT),
+    ("(c) fast, float32", 32, "fast", "none", "transposed"),
+    ("(c) fast, bf16", 32, "fast", "bf16", "transposed"),
+    ("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
+    ("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
+    ("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),
+    ("(c) --loop notebook, fp32", 32, "notebook", "none", "transposed"),
+    ("(c) fast, batch 64", 64, "fast", DEFAULT, DEFAULT),
+    ("(c) fast, batch 128", 128, "fast", DEFAULT, DEFAULT),
+    ("(c) fast, batch 256", 256, "fast", DEFAULT, DEFAULT),
 ]
 
 
@@ -219,9 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     print(header)
     print("-" * len(header))
     baseline = None
-    variants = [(name, batch, loop, default_precision() if precision == DEFAULT else precision)
-                for name, batch, loop, precision in variants]
-    for (name, batch, loop, precision), row in zip(variants, timed_rows(variants, images, args)):
+    variants = [(name, batch, loop, default_precision() if precision == DEFAULT else precision,
+                 "transposed" if upsampling == DEFAULT else upsampling)
+                for name, batch, loop, precision, upsampling in variants]
+    for (name, batch, loop, precision, _), row in zip(variants, timed_rows(variants, images, args)):
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
         limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000

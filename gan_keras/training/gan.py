@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
+from gan_keras.models.subpixel import to_subpixel
 from gan_keras.training.ema import GeneratorAverage
 
 
@@ -99,7 +100,8 @@ PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixe
 
 def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
-              classes: int | None = None, ema: float = 0.0, strategy=None) -> GanModels:
+              classes: int | None = None, ema: float = 0.0, strategy=None,
+              upsampling: str = "transposed") -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -107,6 +109,9 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     the models are built (and restores the previous one after); under fp16,
     ``compile`` wraps each Adam in a LossScaleOptimizer. ``ema`` > 0 adds an
     averaged copy of G with that decay (see :mod:`gan_keras.training.ema`).
+    ``upsampling="subpixel"`` computes G's stride-2 transposed convolutions as
+    sub-pixel convolutions (the same variables and numbers; see
+    :mod:`gan_keras.models.subpixel`); saved files hold standard layers either way.
     Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
     default: one device); with several replicas, BatchNorm is synchronized.
     """
@@ -118,6 +123,8 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
         with strategy.scope():
             generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
                                                   dropout)
+            if upsampling == "subpixel":
+                generator = to_subpixel(generator)
             combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
                                 model_setting(model, "beta1", beta1))
             average = GeneratorAverage(generator, ema) if ema else None

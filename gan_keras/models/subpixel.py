@@ -1,0 +1,95 @@
+"""A stride-2 transposed convolution computed as four small regular convolutions (sub-pixel convolution).
+
+A 3x3, stride-2, SAME ``Conv2DTranspose`` writes each output pixel from the
+input pixels whose scattered 3x3 patch covers it. Output pixel (2i + a, 2j + b)
+depends only on its phase (a, b): an even row takes kernel rows 2 and 0 from
+input rows i - 1 and i, an odd row takes kernel row 1 from input row i (the
+same for columns). So each of the four phases is a stride-1 VALID convolution
+of the (top/left padded) input with a 2x2, 2x1, 1x2 or 1x1 slice of the same
+kernel, and a depth-to-space shuffle interleaves the four phase maps. That is
+exactly the transposed convolution, with the same 9 taps per output channel
+(the same FLOPs), computed by kernels that CPUs run faster than a transposed
+convolution's (README, "Speed"). The 3x3 kernel stays the single source of
+truth: the phases are slices of it, taken inside the compiled step, so its
+gradients are the transposed convolution's.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+# Kernel taps (rows or columns) of an even and an odd output phase, in input order (i - 1, i).
+PHASE_TAPS = {0: [2, 0], 1: [1]}
+
+
+def subpixel_conv2d_transpose(inputs, kernel):
+    """``conv_transpose(inputs, kernel, strides=2, padding="same")`` for a 3x3 Keras kernel (kh, kw, out, in)."""
+    weights = tf.transpose(kernel, [0, 1, 3, 2])  # to tf.nn.conv2d's (kh, kw, in, out)
+    phases = []
+    for a in (0, 1):
+        for b in (0, 1):
+            taps = tf.gather(tf.gather(weights, PHASE_TAPS[a], axis=0), PHASE_TAPS[b], axis=1)
+            padded = tf.pad(inputs, [[0, 0], [1 - a, 0], [1 - b, 0], [0, 0]])
+            phases.append(tf.nn.conv2d(padded, taps, strides=1, padding="VALID"))
+    return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+
+
+@keras.saving.register_keras_serializable(package="gan_keras")
+class SubpixelConv2DTranspose(layers.Conv2DTranspose):
+    """``Conv2DTranspose(kernel_size=3, strides=2, padding="same")`` with the same variables, computed sub-pixel.
+
+    Only for training under TensorFlow: saved generators are converted back to
+    standard layers (:func:`standard_layers`), so they load anywhere without this class.
+    """
+
+    def __init__(self, filters: int, **kwargs):
+        super().__init__(filters, **kwargs)
+        if (self.kernel_size, self.strides, self.padding, self.data_format, self.dilation_rate) != (
+                (3, 3), (2, 2), "same", "channels_last", (1, 1)):
+            raise ValueError("sub-pixel form is for 3x3, stride-2, SAME, channels-last, undilated layers only")
+
+    def call(self, inputs):
+        outputs = subpixel_conv2d_transpose(inputs, self.kernel)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return self.activation(outputs) if self.activation is not None else outputs
+
+
+def _is_eligible(layer) -> bool:
+    """Whether ``layer`` is a standard transposed convolution that the sub-pixel form computes exactly."""
+    return type(layer) is layers.Conv2DTranspose and (
+        tuple(layer.kernel_size), tuple(layer.strides), layer.padding, layer.data_format,
+        tuple(layer.dilation_rate)) == ((3, 3), (2, 2), "same", "channels_last", (1, 1))
+
+
+def _copy(model: keras.Model, swap) -> keras.Model:
+    """A clone of ``model`` with ``swap(layer)`` for each layer, holding the same weights."""
+    copy = keras.models.clone_model(model, clone_function=swap)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def to_subpixel(model: keras.Model) -> keras.Model:
+    """``model`` with each eligible ``Conv2DTranspose`` computed sub-pixel: same names, variables and weights.
+
+    Call it in the scope the model's variables belong to (a ``tf.distribute`` strategy's).
+    A model with no eligible layer comes back as it is.
+    """
+    if not any(_is_eligible(layer) for layer in model._flatten_layers()):  # noqa: SLF001 - nested models too
+        return model
+    return _copy(model, lambda layer: (SubpixelConv2DTranspose.from_config(layer.get_config())
+                                       if _is_eligible(layer) else layer.__class__.from_config(layer.get_config())))
+
+
+def to_standard(model: keras.Model) -> keras.Model:
+    """``model`` made of standard Keras layers again, with the same weights (for saving).
+
+    The file then loads with ``keras.saving.load_model`` on any backend, without custom objects.
+    """
+    if not any(isinstance(layer, SubpixelConv2DTranspose) for layer in model._flatten_layers()):  # noqa: SLF001
+        return model
+    return _copy(model, lambda layer: (layers.Conv2DTranspose.from_config(layer.get_config())
+                                       if isinstance(layer, SubpixelConv2DTranspose)
+                                       else layer.__class__.from_config(layer.get_config())))

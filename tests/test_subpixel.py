@@ -1,0 +1,90 @@
+"""The sub-pixel form of a stride-2 Conv2DTranspose: the same numbers, the same variables, standard files."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras.models import build_generator
+from gan_keras.models.subpixel import SubpixelConv2DTranspose, to_standard, to_subpixel
+
+
+def layer_pair(filters: int, channels: int, activation=None, dtype=None):
+    """A Conv2DTranspose and its sub-pixel twin with the same kernel and bias (the bias made non-zero)."""
+    rng = np.random.default_rng(filters)
+    settings = {"kernel_size": 3, "strides": 2, "padding": "same", "activation": activation, "dtype": dtype}
+    standard = keras.layers.Conv2DTranspose(filters, **settings)
+    subpixel = SubpixelConv2DTranspose(filters, **settings)
+    for layer in (standard, subpixel):
+        layer.build((None, 5, 6, channels))
+    kernel = rng.normal(size=standard.kernel.shape).astype("float32")
+    bias = rng.normal(size=(filters,)).astype("float32")
+    for layer in (standard, subpixel):
+        layer.set_weights([kernel, bias])
+    return standard, subpixel
+
+
+@pytest.mark.parametrize("filters, channels, activation", [(7, 3, None), (4, 9, "tanh"), (1, 2, None)])
+def test_forward_and_gradients_equal_conv2d_transpose(filters, channels, activation):
+    standard, subpixel = layer_pair(filters, channels, activation)
+    inputs = tf.constant(np.random.default_rng(1).normal(size=(3, 5, 6, channels)), tf.float32)
+    results = []
+    for layer in (standard, subpixel):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs)
+            loss = tf.reduce_sum(outputs * tf.sin(outputs))  # a non-uniform upstream gradient
+        results.append([outputs, *tape.gradient(loss, [inputs, layer.kernel, layer.bias])])
+    assert results[1][0].shape == (3, 10, 12, filters)
+    for name, a, b in zip(("output", "input gradient", "kernel gradient", "bias gradient"), *results):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+def test_bf16_forward_close_to_conv2d_transpose():
+    standard, subpixel = layer_pair(8, 16, dtype="mixed_bfloat16")
+    inputs = np.random.default_rng(2).normal(size=(2, 7, 7, 16)).astype("float32")
+    a, b = (np.asarray(layer(inputs), "float32") for layer in (standard, subpixel))
+    assert b.dtype == a.dtype and subpixel.compute_dtype == "bfloat16"
+    assert np.abs(a - b).max() <= 0.02 * np.abs(a).max()  # bf16 keeps 8 bits: only rounding differs
+
+
+def test_only_3x3_stride_2_same_layers_can_be_subpixel():
+    with pytest.raises(ValueError, match="3x3, stride-2"):
+        SubpixelConv2DTranspose(4, kernel_size=3, strides=1, padding="same")
+    with pytest.raises(ValueError, match="3x3, stride-2"):
+        SubpixelConv2DTranspose(4, kernel_size=4, strides=2, padding="same")
+
+
+@pytest.mark.parametrize("classes", [None, 10])
+def test_generator_round_trip_keeps_names_weights_and_outputs(classes, tmp_path):
+    keras.utils.set_random_seed(0)
+    generator = build_generator(16, classes)
+    fast = to_subpixel(generator)
+    kinds = {layer.name: type(layer) for layer in fast.layers}
+    assert kinds["up_14x14"] is kinds["up_28x28"] is SubpixelConv2DTranspose
+    assert kinds["to_image"] is keras.layers.Conv2DTranspose  # stride 1: left as it is
+    assert [v.path for v in fast.variables] == [v.path for v in generator.variables]
+    noise = np.random.default_rng(3).normal(size=(6, 16)).astype("float32")
+    inputs = noise if classes is None else [noise, np.eye(10, dtype="float32")[:6]]
+    for training in (True, False):
+        np.testing.assert_allclose(fast(inputs, training=training), generator(inputs, training=training),
+                                   atol=1e-5)
+
+    saved = to_standard(fast)
+    assert not any(isinstance(layer, SubpixelConv2DTranspose) for layer in saved.layers)
+    path = str(tmp_path / "generator.keras")
+    saved.save(path)
+    registered = keras.saving.get_custom_objects().pop("gan_keras>SubpixelConv2DTranspose")
+    try:  # the file must load where this package's class is unknown
+        loaded = keras.saving.load_model(path)
+    finally:
+        keras.saving.get_custom_objects()["gan_keras>SubpixelConv2DTranspose"] = registered
+    assert all(type(layer) is not SubpixelConv2DTranspose for layer in loaded.layers)
+    np.testing.assert_allclose(loaded(inputs), fast(inputs), atol=1e-5)
+
+
+def test_models_without_eligible_layers_come_back_unchanged():
+    from gan_keras.models import mlp
+
+    generator = mlp.build_mlp_generator(16, None)
+    assert to_subpixel(generator) is generator and to_standard(generator) is generator
