@@ -118,6 +118,13 @@ class TrainConfig:
                           "slowly, and warns); fp16 for GPUs (with loss scaling); auto: bf16 on a CPU-only "
                           "machine whose CPU has native bf16, else none (config.json records the choice)",
                   "choices": ("none", "bf16", "fp16", "auto")})
+    upsampling: str = dataclasses.field(
+        default="transposed",
+        metadata={"help": "how G's stride-2 transposed convolutions compute while training: transposed "
+                          "(Keras's Conv2DTranspose) or subpixel (regular convolutions of the same kernel and a "
+                          "depth-to-space shuffle: the same numbers to float rounding; slower than transposed on "
+                          "every CPU measured, see README 'Speed'). Saved generators hold standard layers either way",
+                  "choices": ("transposed", "subpixel")})
     eval_interval: int | None = dataclasses.field(
         default=None,
         metadata={"help": "score --eval-samples generated images every N iterations (Frechet "

@@ -88,3 +88,46 @@ def test_models_without_eligible_layers_come_back_unchanged():
 
     generator = mlp.build_mlp_generator(16, None)
     assert to_subpixel(generator) is generator and to_standard(generator) is generator
+
+
+def test_training_with_subpixel_matches_transposed_and_saves_standard_layers(tmp_path, small_mnist, trained_run):
+    """train.py --upsampling subpixel: the trained_run fixture's losses (to float rounding), a plain generator.keras."""
+    import csv
+    import json
+    import os
+    import subprocess
+    import sys
+    import zipfile
+
+    from conftest import run_script
+
+    run_dir = tmp_path / "subpixel"
+    result = run_script("train.py", "--epochs", "6", "--save-interval", "3", "--batch-size", "16",
+                        "--log-interval", "2", "--data", small_mnist, "--out", str(run_dir),
+                        "--seed", "3", "--no-progress", "--upsampling", "subpixel")
+    assert result.returncode == 0, result.stderr
+    with open(run_dir / "config.json") as handle:
+        assert json.load(handle)["arguments"]["upsampling"] == "subpixel"
+
+    def losses(folder):
+        with open(os.path.join(folder, "losses.csv")) as handle:
+            return [{k: float(v) for k, v in row.items() if k.endswith("loss")} for row in csv.DictReader(handle)]
+
+    transposed, subpixel = losses(trained_run), losses(run_dir)
+    assert len(subpixel) == len(transposed) == 3 and set(subpixel[0]) == set(transposed[0])
+    for a, b in zip(transposed, subpixel):
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=2e-3, abs=2e-4), key
+
+    with zipfile.ZipFile(run_dir / "generator.keras") as archive:
+        saved_config = archive.read("config.json").decode()
+    assert "Subpixel" not in saved_config and "Conv2DTranspose" in saved_config
+    code = ("import keras, numpy as np, sys; m = keras.saving.load_model(sys.argv[1]); "
+            "print(m.predict(np.zeros((2, 100)), verbose=0).shape)")
+    loaded = subprocess.run([sys.executable, "-c", code, str(run_dir / "generator.keras")],
+                            capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0 and "(2, 28, 28, 1)" in loaded.stdout, loaded.stderr
+
+    resumed = run_script("train.py", "--resume", str(run_dir), "--epochs", "8", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(losses(run_dir)) == 4

@@ -197,7 +197,8 @@ class TrainingSession:
         self.images = scale_images(dataset.x_train)
         self.classes = CLASSES if config.conditional else None
         self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
-                                model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy)
+                                model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy,
+                                upsampling=config.upsampling)
         self.batches = None  # the notebook loop's batch pipeline, once training starts
         in_graph = None if config.loop == "notebook" else InGraphBatches(
             dataset.x_train, dataset.y_train, config.seed, config.batch_size, config.latent_dim, self.classes, replicas)

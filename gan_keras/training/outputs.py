@@ -19,6 +19,7 @@ import numpy as np
 
 from gan_keras.files import atomic_path
 from gan_keras.images import grid_name, save_png, tile, to_uint8
+from gan_keras.models.subpixel import to_standard
 from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE,
                                GENERATOR_FILE, RAW_GENERATOR_FILE, SAMPLED_RECORD_FILE)
 from gan_keras.sampling import run_generator
@@ -87,8 +88,9 @@ class RunOutputs:
                 self._save_model(name, model)
 
     def _save_model(self, name: str, model) -> None:
+        """Save ``model`` atomically, made of standard Keras layers (loadable on any backend)."""
         with atomic_path(self.path(name)) as partial, portable_batch_norm(model):
-            model.save(partial)
+            to_standard(model).save(partial)
 
     def _write_record(self, name: str, record: dict) -> None:
         with atomic_path(self.path(name)) as partial:
