@@ -182,6 +182,16 @@ def default_precision() -> str:
     return choose_precision(TrainConfig.mixed_precision, len(tf.config.list_physical_devices("GPU")))[0]
 
 
+def default_upsampling() -> str:
+    """train.py's default --upsampling as it settles on this machine (see roofline.choose_upsampling)."""
+    import tensorflow as tf
+
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.roofline import choose_upsampling
+
+    return choose_upsampling(TrainConfig.upsampling, len(tf.config.list_physical_devices("GPU")))
+
+
 def machine_line() -> str:
     import keras
     import tensorflow as tf
@@ -204,12 +214,16 @@ def main(argv: list[str] | None = None) -> None:
                              "machine; peak MiB is then the whole process's)")
     args = parser.parse_args(argv)
     from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_gflops
+    from gan_keras.runtime import onednn_enabled
 
     images = load_dataset("mnist", args.data).x_train
     print(machine_line())
     model, flags = cpu_description()
     peak = {"none": matmul_gflops("float32"), "bf16": matmul_gflops("bfloat16")}
-    print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(FLAGS_THAT_MATTER)}")
+    print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(FLAGS_THAT_MATTER)}; "
+          f"TensorFlow's oneDNN kernels: {'on' if onednn_enabled() else 'off (Eigen)'}")
+    print(f"default (train.py's, as settled here): --mixed-precision {default_precision()}, "
+          f"--upsampling {default_upsampling()}")
     print(f"roofline: a {MATMUL_SIZE} x {MATMUL_SIZE} matmul runs at {peak['none']:.0f} GFLOP/s in float32 and "
           f"{peak['bf16']:.0f} in bfloat16; limit = FLOPs of one iteration (counted from the built models) "
           f"/ that rate; efficiency = limit / measured")
@@ -223,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(header))
     baseline = None
     variants = [(name, batch, loop, default_precision() if precision == DEFAULT else precision,
-                 "transposed" if upsampling == DEFAULT else upsampling)
+                 default_upsampling() if upsampling == DEFAULT else upsampling)
                 for name, batch, loop, precision, upsampling in variants]
     for (name, batch, loop, precision, _), row in zip(variants, timed_rows(variants, images, args)):
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)

@@ -119,12 +119,14 @@ class TrainConfig:
                           "machine whose CPU has native bf16, else none (config.json records the choice)",
                   "choices": ("none", "bf16", "fp16", "auto")})
     upsampling: str = dataclasses.field(
-        default="transposed",
+        default="auto",
         metadata={"help": "how G's stride-2 transposed convolutions compute while training: transposed "
-                          "(Keras's Conv2DTranspose) or subpixel (regular convolutions of the same kernel and a "
-                          "depth-to-space shuffle: the same numbers to float rounding; slower than transposed on "
-                          "every CPU measured, see README 'Speed'). Saved generators hold standard layers either way",
-                  "choices": ("transposed", "subpixel")})
+                          "(Keras's Conv2DTranspose); subpixel (regular convolutions of the same kernel and a "
+                          "depth-to-space shuffle: the same numbers to float rounding); auto: subpixel where "
+                          "TensorFlow runs without oneDNN (TF_ENABLE_ONEDNN_OPTS=0), whose transposed convolution "
+                          "is slow, else transposed (config.json records the choice). Saved generators hold "
+                          "standard layers either way",
+                  "choices": ("transposed", "subpixel", "auto")})
     eval_interval: int | None = dataclasses.field(
         default=None,
         metadata={"help": "score --eval-samples generated images every N iterations (Frechet "

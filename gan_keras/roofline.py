@@ -108,3 +108,18 @@ def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
         return requested, (f"warning: --mixed-precision bf16 with {reason}: TensorFlow emulates bfloat16 here, "
                            "several times slower than float32 (see the README's speed table)")
     return requested, None
+
+
+def choose_upsampling(requested: str, gpus: int, onednn: bool | None = None) -> str:
+    """The --upsampling to run for the one requested on this machine.
+
+    ``auto`` is ``subpixel`` on a CPU-only machine whose TensorFlow runs Eigen's kernels
+    (oneDNN off), whose transposed convolution is the slow one; ``transposed`` where
+    oneDNN's or a GPU's transposed convolution is the faster form (README, "Speed").
+    """
+    from gan_keras.runtime import onednn_enabled
+
+    if requested != "auto":
+        return requested
+    onednn = onednn_enabled() if onednn is None else onednn
+    return "subpixel" if gpus == 0 and not onednn else "transposed"

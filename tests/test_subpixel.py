@@ -131,3 +131,35 @@ def test_training_with_subpixel_matches_transposed_and_saves_standard_layers(tmp
     resumed = run_script("train.py", "--resume", str(run_dir), "--epochs", "8", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert len(losses(run_dir)) == 4
+
+
+@pytest.mark.parametrize("requested, gpus, onednn, chosen", [
+    ("auto", 0, True, "transposed"),
+    ("auto", 0, False, "subpixel"),  # Eigen's transposed convolution is the slow one
+    ("auto", 1, False, "transposed"),
+    ("transposed", 0, False, "transposed"),
+    ("subpixel", 0, True, "subpixel"),
+])
+def test_upsampling_choice_follows_the_kernels_tensorflow_runs(requested, gpus, onednn, chosen):
+    from gan_keras.roofline import choose_upsampling
+
+    assert choose_upsampling(requested, gpus, onednn) == chosen
+
+
+def test_settle_upsampling_records_the_choice(monkeypatch, capsys):
+    from gan_keras import runtime
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.training.loop import settle_upsampling
+
+    monkeypatch.setattr(runtime, "onednn_enabled", lambda: False)
+    config = TrainConfig()
+    assert config.upsampling == "auto"
+    settle_upsampling(config)
+    assert config.upsampling == "subpixel" and "upsampling: subpixel (auto" in capsys.readouterr().out
+    config = TrainConfig(strategy="multiworker")
+    settle_upsampling(config)
+    assert config.upsampling == "transposed"
+    monkeypatch.setattr(runtime, "onednn_enabled", lambda: True)
+    config = TrainConfig()
+    settle_upsampling(config)
+    assert config.upsampling == "transposed"

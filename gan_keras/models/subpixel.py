@@ -8,10 +8,11 @@ same for columns). So each of the four phases is a stride-1 VALID convolution
 of the (top/left padded) input with a 2x2, 2x1, 1x2 or 1x1 slice of the same
 kernel, and a depth-to-space shuffle interleaves the four phase maps. That is
 exactly the transposed convolution, with the same 9 taps per output channel
-(the same FLOPs), computed by kernels that CPUs run faster than a transposed
-convolution's (README, "Speed"). The 3x3 kernel stays the single source of
-truth: the phases are slices of it, taken inside the compiled step, so its
-gradients are the transposed convolution's.
+(the same FLOPs), computed by regular convolutions. The 3x3 kernel stays the
+single source of truth: the phases are slices of it, taken inside the compiled
+step. Where it pays: with Eigen's kernels (TensorFlow without oneDNN), whose
+transposed convolution is slow; with oneDNN's, the transposed convolution is
+faster (README, "Speed"; ``tools/subpixel_probe.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,29 @@ PHASE_TAPS = {0: [2, 0], 1: [1]}
 
 
 def subpixel_conv2d_transpose(inputs, kernel):
-    """``conv_transpose(inputs, kernel, strides=2, padding="same")`` for a 3x3 Keras kernel (kh, kw, out, in)."""
+    """``conv_transpose(inputs, kernel, strides=2, padding="same")`` for a 3x3 Keras kernel (kh, kw, out, in).
+
+    The forward pass is sub-pixel; the gradients are the transposed convolution's own
+    (a stride-2 convolution of the upstream gradient, and its filter gradient), which
+    are regular convolutions already, and faster than the sub-pixel form's.
+    """
+
+    @tf.custom_gradient
+    def forward(x, k):
+        def gradients(upstream):
+            strides = [1, 2, 2, 1]
+            input_gradient = tf.nn.conv2d(upstream, k, strides=strides, padding="SAME")
+            kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(input=upstream, filter_sizes=tf.shape(k),
+                                                              out_backprop=x, strides=strides, padding="SAME")
+            return input_gradient, kernel_gradient
+
+        return _phases(x, k), gradients
+
+    return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+
+
+def _phases(inputs, kernel):
+    """The four output phases as VALID convolutions of the padded input, interleaved by depth-to-space."""
     weights = tf.transpose(kernel, [0, 1, 3, 2])  # to tf.nn.conv2d's (kh, kw, in, out)
     phases = []
     for a in (0, 1):

@@ -55,6 +55,7 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
         validate(config)
         resolve_intervals(config)
         settle_precision(config)
+        settle_upsampling(config)
         dataset = load_dataset(config.dataset, config.data)
         print(f"data: {dataset.describe()}", flush=True)
         if config.data is not None:
@@ -95,6 +96,7 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
             validate(config)
             resolve_intervals(config)
             settle_precision(config)
+            settle_upsampling(config)
             dataset = recorded_data(run_dir, config, data)
             print(f"data: {dataset.describe()}", flush=True)
             session = TrainingSession(config, dataset, run_dir)
@@ -140,6 +142,21 @@ def settle_precision(config: TrainConfig) -> None:
     if chosen != config.mixed_precision:
         print(f"mixed precision: {chosen} (auto, on this machine)", flush=True)
     config.mixed_precision = chosen
+
+
+def settle_upsampling(config: TrainConfig) -> None:
+    """Turn --upsampling auto into this machine's choice (config.json records it); under multiworker,
+    auto is transposed, so that every worker computes alike."""
+    import tensorflow as tf
+
+    from gan_keras.roofline import choose_upsampling
+
+    if config.upsampling == "auto" and config.strategy == "multiworker":
+        config.upsampling = "transposed"
+    chosen = choose_upsampling(config.upsampling, len(tf.config.list_physical_devices("GPU")))
+    if chosen != config.upsampling:
+        print(f"upsampling: {chosen} (auto, on this machine)", flush=True)
+    config.upsampling = chosen
 
 
 def _note_evaluator_change(run_dir: str, evaluator, start: int) -> None:
