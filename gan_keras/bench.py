@@ -5,7 +5,8 @@ batches, ``generator.predict`` and three ``train_on_batch`` calls; only the
 freeze is fixed), (b) the project's default as train.py runs it (the fast step,
 10 iterations per compiled call, the default --mixed-precision as it settles on
 this CPU), and (c) the other variants: float32 and bf16 explicitly, the fast step
-fed one batch per call, ``--loop notebook``, larger batches. Each is warmed up, then
+fed one batch per call, ``--loop notebook``, the sub-pixel form of
+G's upsampling (``--upsampling subpixel``), larger batches. Each is warmed up, then
 timed over several repeats; the median is reported with peak resident memory.
 """
 
