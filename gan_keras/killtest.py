@@ -49,7 +49,9 @@ def csv_iterations(run_dir: str) -> list[int]:
 
 def newest_checkpoint(run_dir: str) -> int:
     folder = os.path.join(run_dir, "checkpoints")
-    names = [n for n in os.listdir(folder) if n.startswith("ckpt_") and n.endswith(".npz")] if os.path.isdir(folder) else []
+    if not os.path.isdir(folder):
+        return -1
+    names = [n for n in os.listdir(folder) if n.startswith("ckpt_") and n.endswith(".npz")]
     return max((int(n[5:12]) for n in names), default=-1)
 
 
@@ -122,8 +124,9 @@ def late_kill(run_dir: str, data: str) -> EdgeKill:
     result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--resume", run_dir, "--no-progress"],
                             capture_output=True, text=True, cwd=ROOT)
     repaired = result.returncode == 0 and all(os.path.exists(os.path.join(run_dir, n)) for n in lost)
+    said = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()
     return EdgeKill("right after the final checkpoint", f"missing: {', '.join(lost) or 'nothing'}",
-                    f"--resume: exit {result.returncode}, {result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()}",
+                    f"--resume: exit {result.returncode}, {said}",
                     result.returncode == 0 and (repaired or not lost) and check_run(run_dir, epochs, 3) == [])
 
 
