@@ -105,7 +105,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
         description="Score generated images with the shipped evaluation classifier of their dataset "
                     "(MNIST, Fashion-MNIST): Frechet distance of its features to the real test images "
                     "(lower is better), Inception Score (higher is better, at most the class count), "
-                    "the rarest class's share (near 0 means mode collapse) and the share of samples suspiciously close to a training image.")
+                    "the rarest class's share (near 0 means mode collapse) and the share of samples "
+                    "suspiciously close to a training image.")
     parser.add_argument("target", nargs="?", help="a run folder or a generator .keras file")
     parser.add_argument("--samples", type=int, default=10_000, help="images to score (default %(default)s)")
     parser.add_argument("--dataset", choices=("mnist", "fashion_mnist"), default=None,
