@@ -54,8 +54,7 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
     with StopRequest() as stop:
         validate(config)
         resolve_intervals(config)
-        settle_precision(config)
-        settle_upsampling(config)
+        settle_for_this_machine(config)
         dataset = load_dataset(config.dataset, config.data)
         print(f"data: {dataset.describe()}", flush=True)
         if config.data is not None:
@@ -95,8 +94,7 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 config.epochs = epochs
             validate(config)
             resolve_intervals(config)
-            settle_precision(config)
-            settle_upsampling(config)
+            settle_for_this_machine(config)
             dataset = recorded_data(run_dir, config, data)
             print(f"data: {dataset.describe()}", flush=True)
             session = TrainingSession(config, dataset, run_dir)
@@ -124,6 +122,12 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 if not chief:
                     shutil.rmtree(os.path.dirname(session.run_dir), ignore_errors=True)
             return run_dir
+
+
+def settle_for_this_machine(config: TrainConfig) -> None:
+    """Turn every ``auto`` setting that depends on the hardware into this machine's choice."""
+    settle_precision(config)
+    settle_upsampling(config)
 
 
 def settle_precision(config: TrainConfig) -> None:
