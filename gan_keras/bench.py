@@ -173,14 +173,16 @@ VARIANTS = [  # name, batch, loop, --mixed-precision, --upsampling
 ]
 
 
-def default_precision() -> str:
-    """train.py's default --mixed-precision as it settles on this machine (see roofline.choose_precision)."""
+def default_precision(bf16_speedup: float) -> str:
+    """train.py's default --mixed-precision as it settles on this machine (see roofline.choose_precision),
+    from the bench's own measure of bf16's matmul speedup."""
     import tensorflow as tf
 
     from gan_keras.defaults import TrainConfig
     from gan_keras.roofline import choose_precision
 
-    return choose_precision(TrainConfig.mixed_precision, len(tf.config.list_physical_devices("GPU")))[0]
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return choose_precision(TrainConfig.mixed_precision, gpus, bf16_speedup=bf16_speedup)[0]
 
 
 def default_upsampling() -> str:
@@ -223,8 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     peak = {"none": matmul_gflops("float32"), "bf16": matmul_gflops("bfloat16")}
     print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(FLAGS_THAT_MATTER)}; "
           f"TensorFlow's oneDNN kernels: {'on' if onednn_enabled() else 'off (Eigen)'}")
-    print(f"default (train.py's, as settled here): --mixed-precision {default_precision()}, "
-          f"--upsampling {default_upsampling()}")
+    settled = {"precision": default_precision(peak["bf16"] / peak["none"]), "upsampling": default_upsampling()}
+    print(f"default (train.py's, as settled here): --mixed-precision {settled['precision']}, "
+          f"--upsampling {settled['upsampling']}")
     print(f"roofline: a {MATMUL_SIZE} x {MATMUL_SIZE} matmul runs at {peak['none']:.0f} GFLOP/s in float32 and "
           f"{peak['bf16']:.0f} in bfloat16; limit = FLOPs of one iteration (counted from the built models) "
           f"/ that rate; efficiency = limit / measured")
@@ -237,8 +240,8 @@ def main(argv: list[str] | None = None) -> None:
     print(header)
     print("-" * len(header))
     baseline = None
-    variants = [(name, batch, loop, default_precision() if precision == DEFAULT else precision,
-                 default_upsampling() if upsampling == DEFAULT else upsampling)
+    variants = [(name, batch, loop, settled["precision"] if precision == DEFAULT else precision,
+                 settled["upsampling"] if upsampling == DEFAULT else upsampling)
                 for name, batch, loop, precision, upsampling in variants]
     for (name, batch, loop, precision, _), row in zip(variants, timed_rows(variants, images, args)):
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)

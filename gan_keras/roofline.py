@@ -63,10 +63,11 @@ def iteration_flops(models, batch: int) -> int:
 
 def matmul_gflops(dtype: str, size: int = MATMUL_SIZE, repeats: int = 10) -> float:
     """Best GFLOP/s of a size x size matrix product in TensorFlow on this machine."""
+    import numpy as np
     import tensorflow as tf
 
-    a = tf.cast(tf.random.normal((size, size)), dtype)
-    b = tf.cast(tf.random.normal((size, size)), dtype)
+    values = np.random.default_rng(0).standard_normal((2, size, size), dtype=np.float32)
+    a, b = (tf.cast(tf.constant(value), dtype) for value in values)  # no draw from any global random state
     product = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[0, :1], tf.float32)))
     product(a, b).numpy()
     best = math.inf
@@ -78,6 +79,8 @@ def matmul_gflops(dtype: str, size: int = MATMUL_SIZE, repeats: int = 10) -> flo
 
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_MIN_SPEEDUP = 1.5
+SPEEDUP_PROBE_SIZE = 1024
 
 
 def native_bf16(flags: list[str] | None = None) -> bool:
@@ -86,27 +89,48 @@ def native_bf16(flags: list[str] | None = None) -> bool:
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
+def bf16_matmul_speedup(size: int = SPEEDUP_PROBE_SIZE) -> float:
+    """How many times faster a bfloat16 matrix product runs than a float32 one on this machine.
+
+    Native bf16 is not always fast bf16: an Intel Xeon with AVX512_BF16 but no AMX runs
+    oneDNN's bf16 kernels at about 0.6x its float32 ones (README, "Speed"), an AMD EPYC's
+    at about 1.9x. A quarter-second probe settles it where the flags cannot.
+    """
+    return matmul_gflops("bfloat16", size) / matmul_gflops("float32", size)
+
+
 def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
-                     onednn: bool | None = None) -> tuple[str, str | None]:
+                     onednn: bool | None = None, bf16_speedup: float | None = None) -> tuple[str, str | None]:
     """(the --mixed-precision to run, a warning or None) for the one requested on this machine.
 
-    ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16 and whose TensorFlow
-    runs oneDNN's kernels (the only ones that use it), float32 ("none") everywhere else
-    (on GPUs fp16 is the user's explicit choice). bf16 asked for where it would be
-    emulated runs, with a warning.
+    ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16, whose TensorFlow
+    runs oneDNN's kernels (the only ones that use it) and whose bf16 matrix products are
+    at least BF16_MIN_SPEEDUP times faster than float32 (``bf16_speedup``, measured here
+    when not given: the convolutions gain less than the matmul and the rest of an
+    iteration nothing); float32 ("none") everywhere else (on GPUs fp16 is the user's
+    explicit choice). bf16 asked for where it would be emulated or slower runs, with a warning.
     """
     from gan_keras.runtime import onednn_enabled
 
     flags = cpu_description()[1] if flags is None else flags
     onednn = onednn_enabled() if onednn is None else onednn
     native = native_bf16(flags) and onednn
-    if requested == "auto":
-        return ("bf16" if gpus == 0 and native else "none"), None
-    if requested == "bf16" and gpus == 0 and not native:
+    if requested not in ("auto", "bf16") or gpus > 0:
+        return ("none" if requested == "auto" else requested), None
+    if not native:
+        if requested == "auto":
+            return "none", None
         reason = ("TensorFlow's oneDNN kernels are off (TF_ENABLE_ONEDNN_OPTS)" if native_bf16(flags)
                   else "a CPU without AVX512_BF16 or AMX")
         return requested, (f"warning: --mixed-precision bf16 with {reason}: TensorFlow emulates bfloat16 here, "
                            "several times slower than float32 (see the README's speed table)")
+    speedup = bf16_matmul_speedup() if bf16_speedup is None else bf16_speedup
+    if requested == "auto":
+        return ("bf16" if speedup >= BF16_MIN_SPEEDUP else "none"), None
+    if speedup < 1:
+        return requested, (f"warning: --mixed-precision bf16: this CPU's bfloat16 matrix products run at "
+                           f"{speedup:.2f}x the speed of float32 here (AVX512_BF16 without AMX is not faster on "
+                           "every CPU): expect training slower than in float32")
     return requested, None
 
 

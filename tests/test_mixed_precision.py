@@ -34,27 +34,59 @@ def test_mixed_precision_trains_on_both_loops(precision, compute_dtype):
 BF16_CPU = ["avx2", "avx512f", "avx512_bf16"]
 
 
-@pytest.mark.parametrize("requested, gpus, flags, onednn, chosen, warns", [
-    ("auto", 0, BF16_CPU, True, "bf16", False),
-    ("auto", 0, ["avx2", "avx512f", "amx_bf16", "amx_tile"], True, "bf16", False),
-    ("auto", 0, ["avx2"], True, "none", False),
-    ("auto", 1, BF16_CPU, True, "none", False),
-    ("auto", 0, BF16_CPU, False, "none", False),  # TF_ENABLE_ONEDNN_OPTS=0: Eigen emulates bf16
-    ("bf16", 0, ["avx2"], True, "bf16", True),
-    ("bf16", 0, BF16_CPU, True, "bf16", False),
-    ("bf16", 0, BF16_CPU, False, "bf16", True),
-    ("bf16", 2, ["avx2"], True, "bf16", False),
-    ("none", 0, ["avx2"], True, "none", False),
-])
-def test_precision_choice_follows_the_hardware(requested, gpus, flags, onednn, chosen, warns):
-    from gan_keras.roofline import choose_precision
+AMX_CPU = ["avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"]
+AMD_SPEEDUP, INTEL_NO_AMX_SPEEDUP = 1.9, 0.57  # bf16 / float32 matmul rates measured on the two kinds
 
-    got, warning = choose_precision(requested, gpus, flags, onednn)
+
+@pytest.mark.parametrize("requested, gpus, flags, onednn, speedup, chosen, warns", [
+    ("auto", 0, BF16_CPU, True, AMD_SPEEDUP, "bf16", False),
+    ("auto", 0, BF16_CPU, True, INTEL_NO_AMX_SPEEDUP, "none", False),  # native, but slower than float32
+    ("auto", 0, BF16_CPU, True, 1.3, "none", False),  # too little gain to pay for the casts
+    ("auto", 0, AMX_CPU, True, 4.0, "bf16", False),
+    ("auto", 0, ["avx2"], True, None, "none", False),
+    ("auto", 1, BF16_CPU, True, None, "none", False),
+    ("auto", 0, BF16_CPU, False, None, "none", False),  # TF_ENABLE_ONEDNN_OPTS=0: Eigen emulates bf16
+    ("bf16", 0, ["avx2"], True, None, "bf16", True),
+    ("bf16", 0, BF16_CPU, True, AMD_SPEEDUP, "bf16", False),
+    ("bf16", 0, BF16_CPU, True, INTEL_NO_AMX_SPEEDUP, "bf16", True),
+    ("bf16", 0, BF16_CPU, False, None, "bf16", True),
+    ("bf16", 2, ["avx2"], True, None, "bf16", False),
+    ("none", 0, BF16_CPU, True, None, "none", False),
+])
+def test_precision_choice_follows_the_hardware(monkeypatch, requested, gpus, flags, onednn, speedup, chosen,
+                                               warns):
+    """The speedup is measured only where the flags leave the choice open (None: it must not be)."""
+    from gan_keras import roofline
+
+    def no_probe():
+        raise AssertionError("the bf16 speed probe ran where the flags already decide")
+
+    monkeypatch.setattr(roofline, "bf16_matmul_speedup", no_probe)
+    got, warning = roofline.choose_precision(requested, gpus, flags, onednn, bf16_speedup=speedup)
     assert got == chosen
     assert (warning is not None) == warns
     if warns:
-        assert "emulates bfloat16" in warning and "\n" not in warning
-        assert ("oneDNN kernels are off" in warning) == (not onednn)
+        assert "\n" not in warning
+        if speedup is None:
+            assert "emulates bfloat16" in warning
+            assert ("oneDNN kernels are off" in warning) == (not onednn)
+        else:
+            assert f"{speedup:.2f}x" in warning and "slower" in warning
+
+
+def test_bf16_probe_measures_without_touching_the_random_state():
+    """The probe times real products (a positive ratio) and draws from no global random state,
+    so a seeded run trains alike whether or not its settling step measured."""
+    import tensorflow as tf
+
+    from gan_keras.roofline import bf16_matmul_speedup
+
+    tf.random.set_seed(3)
+    expected = tf.random.uniform((4,)).numpy()
+    tf.random.set_seed(3)
+    speedup = bf16_matmul_speedup(size=128)
+    assert 0 < speedup < 100
+    np.testing.assert_array_equal(tf.random.uniform((4,)).numpy(), expected)
 
 
 @pytest.mark.parametrize("user_setting, enabled", [(None, True), ("0", False)])
@@ -90,10 +122,15 @@ def test_settle_precision_records_the_choice_and_warns_once(monkeypatch, capsys)
     assert config.mixed_precision == "bf16"
     assert capsys.readouterr().err.count("emulates bfloat16") == 1
     monkeypatch.setattr(roofline, "cpu_description", lambda: ("a bf16 CPU", ["avx2", "avx512f", "avx512_bf16"]))
+    monkeypatch.setattr(roofline, "bf16_matmul_speedup", lambda: AMD_SPEEDUP)
     config = TrainConfig(mixed_precision="auto")
     settle_precision(config)
     assert config.mixed_precision == "bf16"
     assert "mixed precision: bf16 (auto" in capsys.readouterr().out
+    monkeypatch.setattr(roofline, "bf16_matmul_speedup", lambda: INTEL_NO_AMX_SPEEDUP)
+    config = TrainConfig(mixed_precision="auto")
+    settle_precision(config)
+    assert config.mixed_precision == "none"
     config = TrainConfig(mixed_precision="auto", strategy="multiworker")
     settle_precision(config)
     assert config.mixed_precision == "none"
