@@ -6,7 +6,8 @@ freeze is fixed), (b) the project's default as train.py runs it (the fast step,
 10 iterations per compiled call, the default --mixed-precision as it settles on
 this CPU), and (c) the other variants: float32 and bf16 explicitly, the fast step
 fed one batch per call, ``--loop notebook``, the sub-pixel form of
-G's upsampling (``--upsampling subpixel``), larger batches. Each is warmed up, then
+G's upsampling (``--upsampling subpixel``), G's BatchNorm trained op by op as
+Keras does ("Keras BN") rather than by the fused kernel, larger batches. Each is warmed up, then
 timed over several repeats; the median is reported with peak resident memory.
 """
 
@@ -18,6 +19,7 @@ import platform
 import statistics
 import threading
 import time
+from typing import NamedTuple
 
 from gan_keras.console import quiet_tensorflow  # noqa: E402
 
@@ -74,8 +76,9 @@ def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
     models.combined.train_on_batch(noise, valid)
 
 
-def prepare_variant(batch_size, loop, precision, upsampling, images_uint8, args) -> dict:
-    """Build the models as train.py does, and a ``train(n)`` for them, warmed up."""
+def prepare_variant(variant: Variant, images_uint8, args) -> dict:
+    """Build the models as train.py does (the notebook as written: with Keras's own layers), and a
+    ``train(n)`` for them, warmed up."""
     import keras
 
     from gan_keras.defaults import TrainConfig
@@ -83,11 +86,11 @@ def prepare_variant(batch_size, loop, precision, upsampling, images_uint8, args)
     from gan_keras.training.gan import build_gan
 
     keras.utils.set_random_seed(0)
-    models = build_gan(args.latent_dim, mixed_precision=precision, ema=TrainConfig.ema,  # as train.py builds them
-                       upsampling=upsampling)
-    train = iterations_trainer(models, batch_size, loop, images_uint8, args)
+    models = build_gan(args.latent_dim, mixed_precision=variant.precision, ema=TrainConfig.ema,
+                       upsampling=variant.upsampling, fused_norm=variant.fused_norm and variant.loop != "seed")
+    train = iterations_trainer(models, variant.batch, variant.loop, images_uint8, args)
     train(args.warmup)
-    return {"train": train, "flops": iteration_flops(models, batch_size), "blocks": []}
+    return {"train": train, "flops": iteration_flops(models, variant.batch), "blocks": []}
 
 
 def time_block(variant: dict, iterations: int) -> None:
@@ -107,21 +110,20 @@ def timed_rows(variants, images_uint8, args):
     """Yield each variant's figures: one after another, or with --interleave, every variant built
     first and their timed blocks taken in turn, so that a slow spell of the machine hits them alike."""
     if not args.interleave:
-        for _, batch, loop, precision, upsampling in variants:
+        for variant in variants:
             with PeakMemory() as memory:
-                variant = prepare_variant(batch, loop, precision, upsampling, images_uint8, args)
+                prepared = prepare_variant(variant, images_uint8, args)
                 for _ in range(args.repeats):
-                    time_block(variant, args.iterations)
-            yield summary(variant, batch, memory.peak_mib)
+                    time_block(prepared, args.iterations)
+            yield summary(prepared, variant.batch, memory.peak_mib)
         return
     with PeakMemory() as memory:
-        prepared = [prepare_variant(batch, loop, precision, upsampling, images_uint8, args)
-                    for _, batch, loop, precision, upsampling in variants]
+        prepared = [prepare_variant(variant, images_uint8, args) for variant in variants]
         for _ in range(args.repeats):
-            for variant in prepared:
-                time_block(variant, args.iterations)
-    for variant, (_, batch, *_) in zip(prepared, variants):
-        yield summary(variant, batch, memory.peak_mib)
+            for one in prepared:
+                time_block(one, args.iterations)
+    for one, variant in zip(prepared, variants):
+        yield summary(one, variant.batch, memory.peak_mib)
 
 
 def iterations_trainer(models, batch_size, loop, images_uint8, args):
@@ -157,19 +159,32 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
     return lambda n: [step(**next(batches)) for _ in range(n)]
 
 
-DEFAULT = "default"  # a variant's precision: train.py's default --mixed-precision, as settled on this machine
-VARIANTS = [  # name, batch, loop, --mixed-precision, --upsampling
-    ("(a) notebook as written", 32, "seed", "none", "transposed"),
-    ("(b) default: fast step", 32, "fast", DEFAULT, DEFAULT),
-    ("(c) fast, float32", 32, "fast", "none", "transposed"),
-    ("(c) fast, bf16", 32, "fast", "bf16", "transposed"),
-    ("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
-    ("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
-    ("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),
-    ("(c) --loop notebook, fp32", 32, "notebook", "none", "transposed"),
-    ("(c) fast, batch 64", 64, "fast", DEFAULT, DEFAULT),
-    ("(c) fast, batch 128", 128, "fast", DEFAULT, DEFAULT),
-    ("(c) fast, batch 256", 256, "fast", DEFAULT, DEFAULT),
+DEFAULT = "default"  # a variant's precision or upsampling: train.py's default, as settled on this machine
+
+
+class Variant(NamedTuple):
+    name: str
+    batch: int
+    loop: str  # seed (the notebook as written), fast, fed (fast, one batch per call) or notebook
+    precision: str  # --mixed-precision
+    upsampling: str  # --upsampling
+    fused_norm: bool = True  # G's BatchNorm trained with the fused kernel (gan_keras.models.fused_norm)
+
+
+VARIANTS = [
+    Variant("(a) notebook as written", 32, "seed", "none", "transposed"),
+    Variant("(b) default: fast step", 32, "fast", DEFAULT, DEFAULT),
+    Variant("(c) fast, float32", 32, "fast", "none", "transposed"),
+    Variant("(c) fast, bf16", 32, "fast", "bf16", "transposed"),
+    Variant("(c) fast fp32, Keras BN", 32, "fast", "none", "transposed", fused_norm=False),
+    Variant("(c) fast bf16, Keras BN", 32, "fast", "bf16", "transposed", fused_norm=False),
+    Variant("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
+    Variant("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
+    Variant("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),
+    Variant("(c) --loop notebook, fp32", 32, "notebook", "none", "transposed"),
+    Variant("(c) fast, batch 64", 64, "fast", DEFAULT, DEFAULT),
+    Variant("(c) fast, batch 128", 128, "fast", DEFAULT, DEFAULT),
+    Variant("(c) fast, batch 256", 256, "fast", DEFAULT, DEFAULT),
 ]
 
 
@@ -234,16 +249,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations"
           + (", the variants' blocks interleaved" if args.interleave else ""))
     variants = VARIANTS if args.only is None else [
-        v for v in VARIANTS if any(key.strip() in v[0] for key in args.only.split(","))]
+        v for v in VARIANTS if any(key.strip() in v.name for key in args.only.split(","))]
     header = (f"{'variant':<28} {'batch':>5} {'dtype':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
               f"{'peak MiB':>9} {'GFLOP/it':>9} {'limit ms':>9} {'efficiency':>10}")
     print(header)
     print("-" * len(header))
     baseline = None
-    variants = [(name, batch, loop, settled["precision"] if precision == DEFAULT else precision,
-                 settled["upsampling"] if upsampling == DEFAULT else upsampling)
-                for name, batch, loop, precision, upsampling in variants]
-    for (name, batch, loop, precision, _), row in zip(variants, timed_rows(variants, images, args)):
+    variants = [v._replace(precision=settled["precision"] if v.precision == DEFAULT else v.precision,
+                           upsampling=settled["upsampling"] if v.upsampling == DEFAULT else v.upsampling)
+                for v in variants]
+    for (name, batch, loop, precision, *_), row in zip(variants, timed_rows(variants, images, args)):
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
         limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000

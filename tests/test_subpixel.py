@@ -6,7 +6,9 @@ import pytest
 import tensorflow as tf
 
 from gan_keras.models import build_generator
-from gan_keras.models.subpixel import SubpixelConv2DTranspose, to_standard, to_subpixel
+from gan_keras.models.subpixel import SubpixelConv2DTranspose
+from gan_keras.models.fused_norm import FusedBatchNormalization
+from gan_keras.models.training_forms import TRAINING_FORMS, to_standard, to_training_forms
 
 
 def layer_pair(filters: int, channels: int, activation=None, dtype=None):
@@ -59,9 +61,10 @@ def test_only_3x3_stride_2_same_layers_can_be_subpixel():
 def test_generator_round_trip_keeps_names_weights_and_outputs(classes, tmp_path):
     keras.utils.set_random_seed(0)
     generator = build_generator(16, classes)
-    fast = to_subpixel(generator)
+    fast = to_training_forms(generator, subpixel=True)
     kinds = {layer.name: type(layer) for layer in fast.layers}
     assert kinds["up_14x14"] is kinds["up_28x28"] is SubpixelConv2DTranspose
+    assert kinds["up_14x14_bn"] is kinds["up_28x28_bn"] is FusedBatchNormalization
     assert kinds["to_image"] is keras.layers.Conv2DTranspose  # stride 1: left as it is
     assert [v.path for v in fast.variables] == [v.path for v in generator.variables]
     noise = np.random.default_rng(3).normal(size=(6, 16)).astype("float32")
@@ -71,15 +74,16 @@ def test_generator_round_trip_keeps_names_weights_and_outputs(classes, tmp_path)
                                    atol=1e-5)
 
     saved = to_standard(fast)
-    assert not any(isinstance(layer, SubpixelConv2DTranspose) for layer in saved.layers)
+    assert not any(isinstance(layer, TRAINING_FORMS) for layer in saved.layers)
     path = str(tmp_path / "generator.keras")
     saved.save(path)
-    registered = keras.saving.get_custom_objects().pop("gan_keras>SubpixelConv2DTranspose")
-    try:  # the file must load where this package's class is unknown
+    names = [f"gan_keras>{form.__name__}" for form in TRAINING_FORMS]
+    registered = {name: keras.saving.get_custom_objects().pop(name) for name in names}
+    try:  # the file must load where this package's classes are unknown
         loaded = keras.saving.load_model(path)
     finally:
-        keras.saving.get_custom_objects()["gan_keras>SubpixelConv2DTranspose"] = registered
-    assert all(type(layer) is not SubpixelConv2DTranspose for layer in loaded.layers)
+        keras.saving.get_custom_objects().update(registered)
+    assert all(type(layer) not in TRAINING_FORMS for layer in loaded.layers)
     np.testing.assert_allclose(loaded(inputs), fast(inputs), atol=1e-5)
 
 
@@ -87,7 +91,7 @@ def test_models_without_eligible_layers_come_back_unchanged():
     from gan_keras.models import mlp
 
     generator = mlp.build_mlp_generator(16, None)
-    assert to_subpixel(generator) is generator and to_standard(generator) is generator
+    assert to_training_forms(generator, subpixel=True) is generator and to_standard(generator) is generator
 
 
 def test_training_with_subpixel_matches_transposed_and_saves_standard_layers(tmp_path, small_mnist, trained_run):

@@ -64,12 +64,13 @@ class SubpixelConv2DTranspose(layers.Conv2DTranspose):
     """``Conv2DTranspose(kernel_size=3, strides=2, padding="same")`` with the same variables, computed sub-pixel.
 
     Only for training under TensorFlow: saved generators are converted back to
-    standard layers (:func:`to_standard`), so they load anywhere without this class.
+    standard layers (:func:`gan_keras.models.training_forms.to_standard`), so they load anywhere
+    without this class.
     """
 
     def __init__(self, filters: int, **kwargs):
         super().__init__(filters, **kwargs)
-        if not _has_subpixel_geometry(self):
+        if not has_subpixel_geometry(self):
             raise ValueError("sub-pixel form is for 3x3, stride-2, SAME, channels-last, undilated layers only")
 
     def call(self, inputs):
@@ -83,42 +84,7 @@ class SubpixelConv2DTranspose(layers.Conv2DTranspose):
 SUBPIXEL_GEOMETRY = ((3, 3), (2, 2), "same", "channels_last", (1, 1))
 
 
-def _has_subpixel_geometry(layer) -> bool:
+def has_subpixel_geometry(layer) -> bool:
+    """Whether ``layer``'s kernel, strides, padding and layout are those the sub-pixel form computes exactly."""
     return (tuple(layer.kernel_size), tuple(layer.strides), layer.padding, layer.data_format,
             tuple(layer.dilation_rate)) == SUBPIXEL_GEOMETRY
-
-
-def _is_eligible(layer) -> bool:
-    """Whether ``layer`` is a standard transposed convolution that the sub-pixel form computes exactly."""
-    return type(layer) is layers.Conv2DTranspose and _has_subpixel_geometry(layer)
-
-
-def _swapped(model: keras.Model, swap_this, new_class) -> keras.Model:
-    """A clone of ``model`` where each layer that ``swap_this`` picks is rebuilt as ``new_class`` from its
-    config, holding the same weights; ``model`` itself when no layer is picked."""
-    if not any(swap_this(layer) for layer in model._flatten_layers()):  # noqa: SLF001 - nested models too
-        return model
-
-    def clone(layer):
-        return (new_class if swap_this(layer) else layer.__class__).from_config(layer.get_config())
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy
-
-
-def to_subpixel(model: keras.Model) -> keras.Model:
-    """``model`` with each eligible ``Conv2DTranspose`` computed sub-pixel: same names, variables and weights.
-
-    Call it in the scope the model's variables belong to (a ``tf.distribute`` strategy's).
-    A model with no eligible layer comes back as it is.
-    """
-    return _swapped(model, _is_eligible, SubpixelConv2DTranspose)
-
-
-def to_standard(model: keras.Model) -> keras.Model:
-    """``model`` made of standard Keras layers again, with the same weights (for saving).
-
-    The file then loads with ``keras.saving.load_model`` on any backend, without custom objects.
-    """
-    return _swapped(model, lambda layer: isinstance(layer, SubpixelConv2DTranspose), layers.Conv2DTranspose)

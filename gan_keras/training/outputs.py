@@ -19,7 +19,7 @@ import numpy as np
 
 from gan_keras.files import atomic_path
 from gan_keras.images import grid_name, save_png, tile, to_uint8
-from gan_keras.models.subpixel import to_standard
+from gan_keras.models.training_forms import to_standard
 from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE,
                                GENERATOR_FILE, RAW_GENERATOR_FILE, SAMPLED_RECORD_FILE)
 from gan_keras.sampling import run_generator

@@ -1,0 +1,69 @@
+"""The fused BatchNorm trains exactly as Keras's (outputs, gradients, moving averages) and falls back where it must."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_keras.models.fused_norm import FusedBatchNormalization
+from gan_keras.training.gan import build_gan
+
+SHAPE = (16, 6, 6, 8)
+
+
+def train_twice(layer_class, dtype: str, inputs: np.ndarray, **kwargs) -> list[np.ndarray]:
+    """Two training passes of a fresh layer: its output and gradients from the second, then its moving averages."""
+    layer = layer_class(dtype=dtype, **kwargs)
+    layer.build(inputs.shape)
+    upstream = np.random.default_rng(1).normal(size=inputs.shape).astype("float32")
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outputs = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(outputs, "float32") * upstream)
+        return [outputs, *tape.gradient(loss, [x, layer.gamma, layer.beta])]
+
+    step(tf.constant(inputs))
+    results = step(tf.constant(inputs))
+    return [tf.cast(r, "float32").numpy() for r in results] + [layer.moving_mean.numpy(),
+                                                                layer.moving_variance.numpy()]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 2e-5), ("mixed_bfloat16", 1e-2)])
+def test_fused_training_pass_equals_keras(dtype, tolerance):
+    """Output, input/scale/offset gradients and both moving averages (biased variance, as Keras keeps it)."""
+    inputs = np.random.default_rng(0).normal(2.0, 3.0, SHAPE).astype("float32")
+    expected = train_twice(keras.layers.BatchNormalization, dtype, inputs, momentum=0.8)
+    got = train_twice(FusedBatchNormalization, dtype, inputs, momentum=0.8)
+    names = ["output", "input gradient", "gamma gradient", "beta gradient", "moving mean", "moving variance"]
+    for name, want, have in zip(names, expected, got):
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(have, want, atol=tolerance * scale, err_msg=name)
+    assert not np.allclose(expected[-1], 1.0)  # the moving variance moved: the comparison means something
+
+
+@pytest.mark.parametrize("case", ["inference", "two-dimensional", "synchronized", "mask"])
+def test_falls_back_to_keras_where_the_kernel_does_not_apply(case):
+    """Same results as Keras's layer, bit for bit, wherever the fused kernel is not used."""
+    rng = np.random.default_rng(2)
+    shape = (8, 5) if case == "two-dimensional" else (8, 3, 3, 4)
+    inputs = rng.normal(size=shape).astype("float32")
+    kwargs = {"synchronized": True} if case == "synchronized" else {}
+    outputs = []
+    for layer_class in (keras.layers.BatchNormalization, FusedBatchNormalization):
+        layer = layer_class(**kwargs)
+        layer.build(shape)
+        layer.moving_variance.assign(np.full(shape[-1], 2.0, "float32"))
+        mask = np.ones(shape[:-1], bool) if case == "mask" else None
+        outputs.append(layer(inputs, training=case != "inference", mask=mask).numpy())
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+
+
+def test_gan_trains_g_with_fused_norm_by_default_and_keras_norm_on_request():
+    fused = build_gan(16)
+    assert {type(layer) for layer in fused.generator.layers if "_bn" in layer.name} == {FusedBatchNormalization}
+    plain = build_gan(16, fused_norm=False)
+    assert {type(layer) for layer in plain.generator.layers if "_bn" in layer.name} == {
+        keras.layers.BatchNormalization}
