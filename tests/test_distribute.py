@@ -75,6 +75,25 @@ def test_mirrored_runs_resume_exactly_and_across_strategies(tmp_path, small_mnis
     assert final_checkpoint(crossed)[0] == 6
 
 
+def test_bf16_speed_probe_runs_after_the_cpu_is_split(tmp_path, small_mnist):
+    """On a CPU with bf16 flags, --mixed-precision auto measures bf16 with TensorFlow ops; that must come
+    after --devices CPU:0,CPU:1 has split the CPU (TensorFlow splits it only before its first op).
+    The flags are faked, so this runs on every CPU."""
+    fake_flags = ("import runpy, sys\n"
+                  "import gan_keras.roofline as roofline\n"
+                  "roofline.cpu_description = lambda: ('a bf16 CPU', ['avx2', 'avx512f', 'avx512_bf16'])\n"
+                  "sys.argv = ['train.py'] + sys.argv[1:]\n"
+                  f"runpy.run_path({os.path.join(ROOT, 'train.py')!r}, run_name='__main__')\n")
+    arguments = ["--epochs", "2", "--batch-size", "16", "--data", small_mnist, "--out", str(tmp_path / "run"),
+                 "--no-progress", *MIRRORED]
+    result = subprocess.run([sys.executable, "-c", fake_flags, *arguments], capture_output=True, text=True,
+                            timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 replicas of 8 images each" in result.stdout
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["arguments"]["mixed_precision"] in (
+        "bf16", "none")
+
+
 @pytest.mark.parametrize("arguments, message", [
     (("--strategy", "mirrored", "--devices", "CPU:0,CPU:0"), "--devices must list distinct devices"),
     (("--strategy", "mirrored", "--devices", "TPU:0"), "--devices must list distinct devices"),

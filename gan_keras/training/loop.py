@@ -54,7 +54,6 @@ def train(config: TrainConfig, show_progress: bool = True) -> str:
     with StopRequest() as stop:
         validate(config)
         resolve_intervals(config)
-        settle_for_this_machine(config)
         dataset = load_dataset(config.dataset, config.data)
         print(f"data: {dataset.describe()}", flush=True)
         if config.data is not None:
@@ -94,7 +93,6 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
                 config.epochs = epochs
             validate(config)
             resolve_intervals(config)
-            settle_for_this_machine(config)
             dataset = recorded_data(run_dir, config, data)
             print(f"data: {dataset.describe()}", flush=True)
             session = TrainingSession(config, dataset, run_dir)
@@ -125,7 +123,10 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
 
 
 def settle_for_this_machine(config: TrainConfig) -> None:
-    """Turn every ``auto`` setting that depends on the hardware into this machine's choice."""
+    """Turn every ``auto`` setting that depends on the hardware into this machine's choice.
+
+    Call it once the strategy has set TensorFlow's devices up: measuring bf16's speed runs ops,
+    and TensorFlow splits the CPU into logical devices only before its first op."""
     settle_precision(config)
     settle_upsampling(config)
 
@@ -209,6 +210,7 @@ class TrainingSession:
         if config.batch_size % replicas:
             raise UsageError(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas "
                              f"(it is the global batch)")
+        settle_for_this_machine(config)  # after the strategy: its probe runs TensorFlow ops
         config.seed = agreed_seed(self.strategy, config.seed)
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
