@@ -94,7 +94,7 @@ def bf16_matmul_speedup(size: int = SPEEDUP_PROBE_SIZE) -> float:
 
     Native bf16 is not always fast bf16: an Intel Xeon with AVX512_BF16 but no AMX runs
     oneDNN's bf16 kernels at about 0.6x its float32 ones (README, "Speed"), an AMD EPYC's
-    at about 1.9x. A quarter-second probe settles it where the flags cannot.
+    at about 1.9x. A half-second probe settles it where the flags cannot.
     """
     return matmul_gflops("bfloat16", size) / matmul_gflops("float32", size)
 
