@@ -87,7 +87,8 @@ def prepare_variant(variant: Variant, images_uint8, args) -> dict:
 
     keras.utils.set_random_seed(0)
     models = build_gan(args.latent_dim, mixed_precision=variant.precision, ema=TrainConfig.ema,
-                       upsampling=variant.upsampling, fused_norm=variant.fused_norm and variant.loop != "seed")
+                       upsampling=variant.upsampling, fused_norm=variant.fused_norm and variant.loop != "seed",
+                       fast_dropout=variant.fast_dropout and variant.loop != "seed")
     train = iterations_trainer(models, variant.batch, variant.loop, images_uint8, args)
     train(args.warmup)
     return {"train": train, "flops": iteration_flops(models, variant.batch), "blocks": []}
@@ -169,6 +170,7 @@ class Variant(NamedTuple):
     precision: str  # --mixed-precision
     upsampling: str  # --upsampling
     fused_norm: bool = True  # G's BatchNorm trained with the fused kernel (gan_keras.models.fused_norm)
+    fast_dropout: bool = True  # D's dropout masks drawn 16 bits per activation (gan_keras.models.fast_dropout)
 
 
 VARIANTS = [
@@ -178,6 +180,8 @@ VARIANTS = [
     Variant("(c) fast, bf16", 32, "fast", "bf16", "transposed"),
     Variant("(c) fast fp32, Keras BN", 32, "fast", "none", "transposed", fused_norm=False),
     Variant("(c) fast bf16, Keras BN", 32, "fast", "bf16", "transposed", fused_norm=False),
+    Variant("(c) fast fp32, Keras dropout", 32, "fast", "none", "transposed", fast_dropout=False),
+    Variant("(c) fast bf16, Keras dropout", 32, "fast", "bf16", "transposed", fast_dropout=False),
     Variant("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
     Variant("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
     Variant("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),

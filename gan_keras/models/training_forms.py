@@ -1,12 +1,14 @@
 """Training-time forms of standard Keras layers, and the way back to standard layers for saving.
 
-Two of G's layer kinds train faster in another form that keeps the same
-variables, names and numbers (to float rounding): ``Conv2DTranspose`` as a
-sub-pixel convolution where the transposed one is slow
-(:mod:`gan_keras.models.subpixel`), and ``BatchNormalization`` with a fused
-training kernel (:mod:`gan_keras.models.fused_norm`). Swapping is a clone with
-the same weights; every saved model is swapped back, so files hold standard
-layers and load with ``keras.saving.load_model`` anywhere, without custom objects.
+Three layer kinds train faster in another form that keeps the same variables
+and names: ``Conv2DTranspose`` as a sub-pixel convolution where the transposed
+one is slow (:mod:`gan_keras.models.subpixel`) and ``BatchNormalization`` with a
+fused training kernel (:mod:`gan_keras.models.fused_norm`), both the same numbers
+to float rounding, and ``Dropout`` with masks drawn 16 bits per activation (the
+same rate and seed stream, other random draws: :mod:`gan_keras.models.fast_dropout`).
+Swapping is a clone holding the same variables (weights and seed states); every
+saved model is swapped back, so files hold standard layers and load with
+``keras.saving.load_model`` anywhere, without custom objects.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from gan_keras.models.fast_dropout import FastDropout
 from gan_keras.models.fused_norm import FusedBatchNormalization
 from gan_keras.models.subpixel import SubpixelConv2DTranspose, has_subpixel_geometry
 
-TRAINING_FORMS = (SubpixelConv2DTranspose, FusedBatchNormalization)
+TRAINING_FORMS = (SubpixelConv2DTranspose, FusedBatchNormalization, FastDropout)
 
 
-def to_training_forms(model: keras.Model, subpixel: bool = False, fused_norm: bool = True) -> keras.Model:
+def to_training_forms(model: keras.Model, subpixel: bool = False, fused_norm: bool = True,
+                      fast_dropout: bool = True) -> keras.Model:
     """``model`` with its eligible layers in their training forms: same names, variables and weights.
 
     ``subpixel``: each 3x3, stride-2, SAME ``Conv2DTranspose``; ``fused_norm``: each
-    ``BatchNormalization`` of images (4-D inputs: the fused kernel's). Call it in the scope the model's variables belong to (a
+    ``BatchNormalization`` of images (4-D inputs: the fused kernel's); ``fast_dropout``:
+    each ``Dropout``. Call it in the scope the model's variables belong to (a
     ``tf.distribute`` strategy's). A model with nothing to swap comes back as it is.
     """
     def form(layer):
@@ -32,6 +37,8 @@ def to_training_forms(model: keras.Model, subpixel: bool = False, fused_norm: bo
             return SubpixelConv2DTranspose
         if fused_norm and type(layer) is layers.BatchNormalization and _rank(layer) == 4:
             return FusedBatchNormalization
+        if fast_dropout and type(layer) is layers.Dropout:
+            return FastDropout
         return None
 
     return _swapped(model, form)
@@ -52,7 +59,8 @@ def _rank(layer) -> int | None:
 
 def _swapped(model: keras.Model, form) -> keras.Model:
     """A clone of ``model`` where each layer for which ``form`` gives a class is rebuilt as that class from
-    its config, holding the same weights; ``model`` itself when ``form`` gives no class for any layer."""
+    its config, holding the same variables (weights and seed states); ``model`` itself when ``form`` gives
+    no class for any layer."""
     if not any(form(layer) for layer in model._flatten_layers()):  # noqa: SLF001 - nested models too
         return model
 
@@ -60,5 +68,8 @@ def _swapped(model: keras.Model, form) -> keras.Model:
         return (form(layer) or layer.__class__).from_config(layer.get_config())
 
     copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
+    for source, target in zip(model.variables, copy.variables, strict=True):
+        if source.path.rsplit("/", 1)[-1] != target.path.rsplit("/", 1)[-1] or source.shape != target.shape:
+            raise ValueError(f"{model.name}: cloning paired {source.path} with {target.path}")
+        target.assign(source)
     return copy

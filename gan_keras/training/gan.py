@@ -101,7 +101,7 @@ PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixe
 def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
               classes: int | None = None, ema: float = 0.0, strategy=None,
-              upsampling: str = "transposed", fused_norm: bool = True) -> GanModels:
+              upsampling: str = "transposed", fused_norm: bool = True, fast_dropout: bool = True) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -110,9 +110,10 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     ``compile`` wraps each Adam in a LossScaleOptimizer. ``ema`` > 0 adds an
     averaged copy of G with that decay (see :mod:`gan_keras.training.ema`).
     ``upsampling="subpixel"`` computes G's stride-2 transposed convolutions as
-    sub-pixel convolutions, ``fused_norm`` trains its BatchNorm with one fused
-    kernel (the same variables and numbers; see :mod:`gan_keras.models.training_forms`);
-    saved files hold standard layers either way.
+    sub-pixel convolutions, ``fused_norm`` trains BatchNorm with one fused kernel
+    (the same variables and numbers), ``fast_dropout`` draws D's dropout masks 16
+    bits per activation (the same rate and seed states; see
+    :mod:`gan_keras.models.training_forms`); saved files hold standard layers either way.
     Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
     default: one device); with several replicas, BatchNorm is synchronized.
     """
@@ -124,7 +125,9 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
         with strategy.scope():
             generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
                                                   dropout)
-            generator = to_training_forms(generator, subpixel=upsampling == "subpixel", fused_norm=fused_norm)
+            generator = to_training_forms(generator, subpixel=upsampling == "subpixel", fused_norm=fused_norm,
+                                          fast_dropout=fast_dropout)
+            discriminator = to_training_forms(discriminator, fused_norm=fused_norm, fast_dropout=fast_dropout)
             combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
                                 model_setting(model, "beta1", beta1))
             average = GeneratorAverage(generator, ema) if ema else None
