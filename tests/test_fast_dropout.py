@@ -77,7 +77,7 @@ def test_falls_back_to_keras_where_the_form_does_not_apply(case):
 
 def test_swapping_keeps_seed_states_and_saves_the_standard_layer():
     keras.utils.set_random_seed(0)
-    discriminator = build_gan(16, fast_dropout=False).discriminator
+    discriminator = build_gan(16, training_forms=()).discriminator
     assert all(type(layer) is not FastDropout for layer in discriminator.layers)
     fast = to_training_forms(discriminator)
     assert [type(layer) for layer in fast.layers if "dropout" in layer.name] == [FastDropout, FastDropout]

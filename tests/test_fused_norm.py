@@ -64,6 +64,6 @@ def test_falls_back_to_keras_where_the_kernel_does_not_apply(case):
 def test_gan_trains_g_with_fused_norm_by_default_and_keras_norm_on_request():
     fused = build_gan(16)
     assert {type(layer) for layer in fused.generator.layers if "_bn" in layer.name} == {FusedBatchNormalization}
-    plain = build_gan(16, fused_norm=False)
+    plain = build_gan(16, training_forms=())
     assert {type(layer) for layer in plain.generator.layers if "_bn" in layer.name} == {
         keras.layers.BatchNormalization}

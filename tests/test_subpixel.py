@@ -7,8 +7,9 @@ import tensorflow as tf
 
 from gan_keras.models import build_generator
 from gan_keras.models.subpixel import SubpixelConv2DTranspose
+from gan_keras.models.tap_sum import TapSumConv2DTranspose
 from gan_keras.models.fused_norm import FusedBatchNormalization
-from gan_keras.models.training_forms import TRAINING_FORMS, to_standard, to_training_forms
+from gan_keras.models.training_forms import FORMS, TRAINING_FORMS, to_standard, to_training_forms
 
 
 def layer_pair(filters: int, channels: int, activation=None, dtype=None):
@@ -61,11 +62,11 @@ def test_only_3x3_stride_2_same_layers_can_be_subpixel():
 def test_generator_round_trip_keeps_names_weights_and_outputs(classes, tmp_path):
     keras.utils.set_random_seed(0)
     generator = build_generator(16, classes)
-    fast = to_training_forms(generator, subpixel=True)
+    fast = to_training_forms(generator, tuple(FORMS))
     kinds = {layer.name: type(layer) for layer in fast.layers}
     assert kinds["up_14x14"] is kinds["up_28x28"] is SubpixelConv2DTranspose
     assert kinds["up_14x14_bn"] is kinds["up_28x28_bn"] is FusedBatchNormalization
-    assert kinds["to_image"] is keras.layers.Conv2DTranspose  # stride 1: left as it is
+    assert kinds["to_image"] is TapSumConv2DTranspose  # stride 1, one filter
     assert [v.path for v in fast.variables] == [v.path for v in generator.variables]
     noise = np.random.default_rng(3).normal(size=(6, 16)).astype("float32")
     inputs = noise if classes is None else [noise, np.eye(10, dtype="float32")[:6]]
@@ -91,7 +92,7 @@ def test_models_without_eligible_layers_come_back_unchanged():
     from gan_keras.models import mlp
 
     generator = mlp.build_mlp_generator(16, None)
-    assert to_training_forms(generator, subpixel=True) is generator and to_standard(generator) is generator
+    assert to_training_forms(generator, tuple(FORMS)) is generator and to_standard(generator) is generator
 
 
 def test_training_with_subpixel_matches_transposed_and_saves_standard_layers(tmp_path, small_mnist, trained_run):

@@ -1,14 +1,17 @@
 """Training-time forms of standard Keras layers, and the way back to standard layers for saving.
 
-Three layer kinds train faster in another form that keeps the same variables
-and names: ``Conv2DTranspose`` as a sub-pixel convolution where the transposed
-one is slow (:mod:`gan_keras.models.subpixel`) and ``BatchNormalization`` with a
-fused training kernel (:mod:`gan_keras.models.fused_norm`), both the same numbers
-to float rounding, and ``Dropout`` with masks drawn 16 bits per activation (the
-same rate and seed stream, other random draws: :mod:`gan_keras.models.fast_dropout`).
-Swapping is a clone holding the same variables (weights and seed states); every
-saved model is swapped back, so files hold standard layers and load with
-``keras.saving.load_model`` anywhere, without custom objects.
+Some layers train faster in another form that keeps the same variables and
+names. The same numbers to float rounding: ``Conv2DTranspose`` as a sub-pixel
+convolution where the transposed one is slow (``subpixel``,
+:mod:`gan_keras.models.subpixel`) or, stride 1 to a few channels, as a matmul and
+a sum of shifted maps (``tap_sum``, :mod:`gan_keras.models.tap_sum`);
+``BatchNormalization`` with a fused training kernel (``fused_norm``,
+:mod:`gan_keras.models.fused_norm`). The same rate and seed stream, other random
+draws: ``Dropout`` with masks drawn 16 bits per activation (``fast_dropout``,
+:mod:`gan_keras.models.fast_dropout`). Swapping is a clone holding the same
+variables (weights and seed states); every saved model is swapped back, so files
+hold standard layers and load with ``keras.saving.load_model`` anywhere, without
+custom objects.
 """
 
 from __future__ import annotations
@@ -19,27 +22,42 @@ from keras import layers
 from gan_keras.models.fast_dropout import FastDropout
 from gan_keras.models.fused_norm import FusedBatchNormalization
 from gan_keras.models.subpixel import SubpixelConv2DTranspose, has_subpixel_geometry
+from gan_keras.models.tap_sum import TapSumConv2DTranspose, has_tap_sum_geometry
 
-TRAINING_FORMS = (SubpixelConv2DTranspose, FusedBatchNormalization, FastDropout)
+FORMS = {"subpixel": SubpixelConv2DTranspose, "tap_sum": TapSumConv2DTranspose,
+         "fused_norm": FusedBatchNormalization, "fast_dropout": FastDropout}
+TRAINING_FORMS = tuple(FORMS.values())
+DEFAULT_FORMS = ("tap_sum", "fused_norm", "fast_dropout")  # subpixel where --upsampling asks for it
 
 
-def to_training_forms(model: keras.Model, subpixel: bool = False, fused_norm: bool = True,
-                      fast_dropout: bool = True) -> keras.Model:
-    """``model`` with its eligible layers in their training forms: same names, variables and weights.
+def eligible_form(layer) -> str | None:
+    """The name of the training form that computes ``layer`` (a standard Keras layer), None if none does."""
+    kind = type(layer)
+    if kind is layers.Conv2DTranspose and has_subpixel_geometry(layer):
+        return "subpixel"
+    if kind is layers.Conv2DTranspose and has_tap_sum_geometry(layer):
+        return "tap_sum"
+    if kind is layers.BatchNormalization and _rank(layer) == 4:  # the fused kernel's images
+        return "fused_norm"
+    if kind is layers.Dropout:
+        return "fast_dropout"
+    return None
 
-    ``subpixel``: each 3x3, stride-2, SAME ``Conv2DTranspose``; ``fused_norm``: each
-    ``BatchNormalization`` of images (4-D inputs: the fused kernel's); ``fast_dropout``:
-    each ``Dropout``. Call it in the scope the model's variables belong to (a
-    ``tf.distribute`` strategy's). A model with nothing to swap comes back as it is.
+
+def to_training_forms(model: keras.Model, forms: tuple[str, ...] = DEFAULT_FORMS) -> keras.Model:
+    """``model`` with each layer eligible for one of ``forms`` (names in FORMS) in that form: same names,
+    variables and weights.
+
+    Call it in the scope the model's variables belong to (a ``tf.distribute``
+    strategy's). A model with nothing to swap comes back as it is.
     """
+    unknown = set(forms) - set(FORMS)
+    if unknown:
+        raise ValueError(f"unknown training forms: {sorted(unknown)}; known: {sorted(FORMS)}")
+
     def form(layer):
-        if subpixel and type(layer) is layers.Conv2DTranspose and has_subpixel_geometry(layer):
-            return SubpixelConv2DTranspose
-        if fused_norm and type(layer) is layers.BatchNormalization and _rank(layer) == 4:
-            return FusedBatchNormalization
-        if fast_dropout and type(layer) is layers.Dropout:
-            return FastDropout
-        return None
+        name = eligible_form(layer)
+        return FORMS[name] if name in forms else None
 
     return _swapped(model, form)
 

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
-from gan_keras.models.training_forms import to_training_forms
+from gan_keras.models.training_forms import DEFAULT_FORMS, to_training_forms
 from gan_keras.training.ema import GeneratorAverage
 
 
@@ -101,7 +101,7 @@ PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixe
 def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
               classes: int | None = None, ema: float = 0.0, strategy=None,
-              upsampling: str = "transposed", fused_norm: bool = True, fast_dropout: bool = True) -> GanModels:
+              upsampling: str = "transposed", training_forms: tuple[str, ...] = DEFAULT_FORMS) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -109,11 +109,10 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     the models are built (and restores the previous one after); under fp16,
     ``compile`` wraps each Adam in a LossScaleOptimizer. ``ema`` > 0 adds an
     averaged copy of G with that decay (see :mod:`gan_keras.training.ema`).
-    ``upsampling="subpixel"`` computes G's stride-2 transposed convolutions as
-    sub-pixel convolutions, ``fused_norm`` trains BatchNorm with one fused kernel
-    (the same variables and numbers), ``fast_dropout`` draws D's dropout masks 16
-    bits per activation (the same rate and seed states; see
-    :mod:`gan_keras.models.training_forms`); saved files hold standard layers either way.
+    Both models train with the layers' ``training_forms`` (faster forms with the
+    same variables: :mod:`gan_keras.models.training_forms`; () for Keras's own
+    layers); ``upsampling="subpixel"`` adds G's sub-pixel convolutions. Saved files
+    hold standard layers either way.
     Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
     default: one device); with several replicas, BatchNorm is synchronized.
     """
@@ -125,9 +124,9 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
         with strategy.scope():
             generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
                                                   dropout)
-            generator = to_training_forms(generator, subpixel=upsampling == "subpixel", fused_norm=fused_norm,
-                                          fast_dropout=fast_dropout)
-            discriminator = to_training_forms(discriminator, fused_norm=fused_norm, fast_dropout=fast_dropout)
+            subpixel = ("subpixel",) if upsampling == "subpixel" else ()
+            generator = to_training_forms(generator, (*training_forms, *subpixel))
+            discriminator = to_training_forms(discriminator, training_forms)
             combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
                                 model_setting(model, "beta1", beta1))
             average = GeneratorAverage(generator, ema) if ema else None
