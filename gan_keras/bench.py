@@ -207,7 +207,7 @@ def default_precision(bf16_speedup: float) -> str:
     from gan_keras.roofline import choose_precision
 
     gpus = len(tf.config.list_physical_devices("GPU"))
-    return choose_precision(TrainConfig.mixed_precision, gpus, bf16_speedup=bf16_speedup)[0]
+    return choose_precision(TrainConfig.mixed_precision, gpus, bf16_speedup=bf16_speedup).precision
 
 
 def default_upsampling() -> str:

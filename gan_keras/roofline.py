@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 FLAGS_THAT_MATTER = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 MATMUL_SIZE = 2048
@@ -99,9 +100,15 @@ def bf16_matmul_speedup(size: int = SPEEDUP_PROBE_SIZE) -> float:
     return matmul_gflops("bfloat16", size) / matmul_gflops("float32", size)
 
 
+class PrecisionChoice(NamedTuple):
+    precision: str  # the --mixed-precision to run
+    warning: str | None  # one line for stderr where the choice will run slowly
+    reason: str  # why, in a few words (train.py prints it when auto chose)
+
+
 def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
-                     onednn: bool | None = None, bf16_speedup: float | None = None) -> tuple[str, str | None]:
-    """(the --mixed-precision to run, a warning or None) for the one requested on this machine.
+                     onednn: bool | None = None, bf16_speedup: float | None = None) -> PrecisionChoice:
+    """The --mixed-precision to run for the one requested on this machine, a warning, and why.
 
     ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16, whose TensorFlow
     runs oneDNN's kernels (the only ones that use it) and whose bf16 matrix products are
@@ -114,24 +121,28 @@ def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
 
     flags = cpu_description()[1] if flags is None else flags
     onednn = onednn_enabled() if onednn is None else onednn
-    native = native_bf16(flags) and onednn
-    if requested not in ("auto", "bf16") or gpus > 0:
-        return ("none" if requested == "auto" else requested), None
-    if not native:
-        if requested == "auto":
-            return "none", None
+    if requested not in ("auto", "bf16"):
+        return PrecisionChoice(requested, None, "asked for")
+    if gpus > 0:
+        return PrecisionChoice("none" if requested == "auto" else requested, None,
+                               "a GPU runs it: fp16 or bf16 only when asked for")
+    if not (native_bf16(flags) and onednn):
         reason = ("TensorFlow's oneDNN kernels are off (TF_ENABLE_ONEDNN_OPTS)" if native_bf16(flags)
                   else "a CPU without AVX512_BF16 or AMX")
-        return requested, (f"warning: --mixed-precision bf16 with {reason}: TensorFlow emulates bfloat16 here, "
-                           "several times slower than float32 (see the README's speed table)")
+        warning = (f"warning: --mixed-precision bf16 with {reason}: TensorFlow emulates bfloat16 here, "
+                   "several times slower than float32 (see the README's speed table)")
+        return PrecisionChoice("none", None, reason) if requested == "auto" else PrecisionChoice(
+            requested, warning, reason)
     speedup = bf16_matmul_speedup() if bf16_speedup is None else bf16_speedup
+    reason = f"bfloat16 matrix products measured at {speedup:.2f}x float32's speed, {BF16_MIN_SPEEDUP}x needed"
     if requested == "auto":
-        return ("bf16" if speedup >= BF16_MIN_SPEEDUP else "none"), None
+        return PrecisionChoice("bf16" if speedup >= BF16_MIN_SPEEDUP else "none", None, reason)
     if speedup < 1:
-        return requested, (f"warning: --mixed-precision bf16: this CPU's bfloat16 matrix products run at "
-                           f"{speedup:.2f}x the speed of float32 here (AVX512_BF16 without AMX is not faster on "
-                           "every CPU): expect training slower than in float32")
-    return requested, None
+        return PrecisionChoice(requested, (
+            f"warning: --mixed-precision bf16: this CPU's bfloat16 matrix products run at "
+            f"{speedup:.2f}x the speed of float32 here (AVX512_BF16 without AMX is not faster on "
+            "every CPU): expect training slower than in float32"), reason)
+    return PrecisionChoice(requested, None, reason)
 
 
 def choose_upsampling(requested: str, gpus: int, onednn: bool | None = None) -> str:

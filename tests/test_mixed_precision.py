@@ -62,8 +62,10 @@ def test_precision_choice_follows_the_hardware(monkeypatch, requested, gpus, fla
         raise AssertionError("the bf16 speed probe ran where the flags already decide")
 
     monkeypatch.setattr(roofline, "bf16_matmul_speedup", no_probe)
-    got, warning = roofline.choose_precision(requested, gpus, flags, onednn, bf16_speedup=speedup)
-    assert got == chosen
+    got, warning, reason = roofline.choose_precision(requested, gpus, flags, onednn, bf16_speedup=speedup)
+    assert got == chosen and reason and "\n" not in reason
+    if speedup is not None and gpus == 0:
+        assert f"{speedup:.2f}x" in reason  # the measured ratio: train.py prints why auto chose
     assert (warning is not None) == warns
     if warns:
         assert "\n" not in warning

@@ -140,13 +140,12 @@ def settle_precision(config: TrainConfig) -> None:
 
     if config.mixed_precision == "auto" and config.strategy == "multiworker":
         config.mixed_precision = "none"
-    gpus = len(tf.config.list_physical_devices("GPU"))
-    chosen, warning = choose_precision(config.mixed_precision, gpus)
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
-    if chosen != config.mixed_precision:
-        print(f"mixed precision: {chosen} (auto, on this machine)", flush=True)
-    config.mixed_precision = chosen
+    choice = choose_precision(config.mixed_precision, len(tf.config.list_physical_devices("GPU")))
+    if choice.warning:
+        print(choice.warning, file=sys.stderr, flush=True)
+    if config.mixed_precision == "auto":
+        print(f"mixed precision: {choice.precision} (auto, on this machine: {choice.reason})", flush=True)
+    config.mixed_precision = choice.precision
 
 
 def settle_upsampling(config: TrainConfig) -> None:
