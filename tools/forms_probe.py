@@ -56,7 +56,8 @@ def median_ms(run, *args, calls: int = 50) -> float:
 
 
 def compare(standard, form, rng) -> str:
-    """One line: both layers' times and how their outputs differ."""
+    """One line: both layers' times and how their outputs differ (from the same weights)."""
+    form.set_weights(standard.get_weights())
     shape = (BATCH, *standard.input.shape[1:])
     x = tf.cast(rng.normal(1.0, 2.0, shape).astype("float32"), standard.input.dtype)
     upstream = tf.cast(rng.normal(size=(BATCH, *standard.output.shape[1:])).astype("float32"), standard.output.dtype)
