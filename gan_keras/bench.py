@@ -241,13 +241,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="build every variant first, then time their blocks in turn (fairer A/B on a noisy "
                              "machine; peak MiB is then the whole process's)")
     args = parser.parse_args(argv)
-    from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_gflops
+    from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_rates
     from gan_keras.runtime import onednn_enabled
 
     images = load_dataset("mnist", args.data).x_train
     print(machine_line())
     model, flags = cpu_description()
-    peak = {"none": matmul_gflops("float32"), "bf16": matmul_gflops("bfloat16")}
+    rates = matmul_rates(("float32", "bfloat16"), MATMUL_SIZE, repeats=10)
+    peak = {"none": rates["float32"], "bf16": rates["bfloat16"]}
     print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(FLAGS_THAT_MATTER)}; "
           f"TensorFlow's oneDNN kernels: {'on' if onednn_enabled() else 'off (Eigen)'}")
     settled = {"precision": default_precision(peak["bf16"] / peak["none"]), "upsampling": default_upsampling()}

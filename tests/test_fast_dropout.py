@@ -48,6 +48,12 @@ def test_kept_values_and_gradient_are_scaled_as_keras_scales_them(dtype):
     assert 0.2 < 1 - kept.mean() < 0.4
 
 
+@pytest.mark.parametrize("rate", [1e-7, 0.9999999])
+def test_rates_near_0_and_1_draw_a_mask(rate):
+    fraction = dropped_fraction(FastDropout(rate, seed=3), (50, 100))
+    assert fraction == pytest.approx(rate, abs=1e-3)
+
+
 def test_draws_seeds_as_keras_does():
     """Each training call takes the next seed of the layer's own generator, as Keras's Dropout does, so seed
     states (and checkpoints holding them) advance the same; the same state gives the same mask."""

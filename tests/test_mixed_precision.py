@@ -91,6 +91,21 @@ def test_bf16_probe_measures_without_touching_the_random_state():
     np.testing.assert_array_equal(tf.random.uniform((4,)).numpy(), expected)
 
 
+def test_probe_takes_turns_so_a_slow_spell_slows_both_dtypes(monkeypatch):
+    """A slow spell over 60% of the probe (every timing 50x longer there) must not move the ratio:
+    the dtypes take turns, so each has timings outside the spell, and the best of each is compared."""
+    from gan_keras import roofline
+
+    calls = []
+
+    def clock():  # a fake clock: each timing lasts 1 s, or 50 s during the spell
+        calls.append(None)
+        return sum(50.0 if index < roofline.SPEEDUP_PROBE_REPEATS * 5 // 2 else 1.0 for index in range(len(calls)))
+
+    monkeypatch.setattr(roofline.time, "perf_counter", clock)
+    assert roofline.bf16_matmul_speedup(size=64) == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("user_setting, enabled", [(None, True), ("0", False)])
 def test_importing_the_package_turns_onednn_on_unless_the_user_said_otherwise(user_setting, enabled):
     """On x86-64 Linux: TensorFlow leaves oneDNN off on AVX2-only CPUs; gan_keras asks for it, before TF loads."""

@@ -40,7 +40,7 @@ def dropout_mask(inputs: tf.Tensor, rate: float, seed: tf.Tensor) -> tf.Tensor:
     draws = tf.reshape(tf.bitcast(bits, tf.uint16), tf.concat([leading, [2 * pairs]], 0))
     if channels % 2:
         draws = draws[..., :channels]
-    keep = draws >= round(rate * 2**DRAW_BITS)
+    keep = draws >= min(round(rate * 2**DRAW_BITS), 2**DRAW_BITS - 1)  # a rate within 2**-17 of 1 keeps 2**-16
     return tf.where(keep, tf.constant(1.0 / (1.0 - rate), inputs.dtype), tf.constant(0.0, inputs.dtype))
 
 
