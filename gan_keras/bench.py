@@ -171,10 +171,13 @@ class Variant(NamedTuple):
     keras_layers: tuple[str, ...] = ()  # training forms left out: Keras's own layers there
 
     def training_forms(self) -> tuple[str, ...]:
-        """train.py's training forms less ``keras_layers``; none for the notebook as written."""
-        from gan_keras.models.training_forms import DEFAULT_FORMS
+        """train.py's training forms on this machine less ``keras_layers``; none for the notebook as written."""
+        import tensorflow as tf
 
-        return () if self.loop == "seed" else tuple(f for f in DEFAULT_FORMS if f not in self.keras_layers)
+        from gan_keras.roofline import choose_training_forms
+
+        forms = choose_training_forms(len(tf.config.list_physical_devices("GPU")))
+        return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_layers)
 
 
 VARIANTS = [

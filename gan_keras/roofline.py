@@ -168,3 +168,18 @@ def choose_upsampling(requested: str, gpus: int, onednn: bool | None = None) -> 
         return requested
     onednn = onednn_enabled() if onednn is None else onednn
     return "subpixel" if gpus == 0 and not onednn else "transposed"
+
+
+def choose_training_forms(gpus: int, onednn: bool | None = None) -> tuple[str, ...]:
+    """The layers' training forms (:mod:`gan_keras.models.training_forms`) that pay on this machine.
+
+    Fused BatchNorm and 16-bit Dropout masks everywhere; the tap-sum ``to_image`` only on a
+    CPU-only machine whose TensorFlow runs oneDNN's kernels, whose transposed convolution to
+    one channel is the slow one: Eigen's runs it faster than the tap sum, and on GPUs it is not
+    measured (README, "Speed").
+    """
+    from gan_keras.models.training_forms import DEFAULT_FORMS
+    from gan_keras.runtime import onednn_enabled
+
+    onednn = onednn_enabled() if onednn is None else onednn
+    return DEFAULT_FORMS if gpus == 0 and onednn else tuple(form for form in DEFAULT_FORMS if form != "tap_sum")

@@ -148,6 +148,19 @@ def settle_precision(config: TrainConfig) -> None:
     config.mixed_precision = choice.precision
 
 
+def training_forms_here(config: TrainConfig) -> tuple[str, ...]:
+    """The layers' training forms for this machine (roofline.choose_training_forms); under multiworker,
+    those of a oneDNN CPU, as --upsampling's, so that every worker computes alike."""
+    import tensorflow as tf
+
+    from gan_keras.models.training_forms import DEFAULT_FORMS
+    from gan_keras.roofline import choose_training_forms
+
+    if config.strategy == "multiworker":
+        return DEFAULT_FORMS
+    return choose_training_forms(len(tf.config.list_physical_devices("GPU")))
+
+
 def settle_upsampling(config: TrainConfig) -> None:
     """Turn --upsampling auto into this machine's choice (config.json records it); under multiworker,
     auto is transposed, so that every worker computes alike."""
@@ -220,7 +233,7 @@ class TrainingSession:
         self.classes = CLASSES if config.conditional else None
         self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
                                 model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy,
-                                upsampling=config.upsampling)
+                                upsampling=config.upsampling, training_forms=training_forms_here(config))
         self.batches = None  # the notebook loop's batch pipeline, once training starts
         in_graph = None if config.loop == "notebook" else InGraphBatches(
             dataset.x_train, dataset.y_train, config.seed, config.batch_size, config.latent_dim, self.classes, replicas)
