@@ -172,11 +172,10 @@ class Variant(NamedTuple):
 
     def training_forms(self) -> tuple[str, ...]:
         """train.py's training forms on this machine less ``keras_layers``; none for the notebook as written."""
-        import tensorflow as tf
+        from gan_keras.defaults import TrainConfig
+        from gan_keras.training.loop import training_forms_here
 
-        from gan_keras.roofline import choose_training_forms
-
-        forms = choose_training_forms(len(tf.config.list_physical_devices("GPU")))
+        forms = training_forms_here(TrainConfig())
         return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_layers)
 
 
