@@ -28,6 +28,7 @@ quiet_tensorflow()
 import numpy as np  # noqa: E402
 
 from gan_keras.data import load_dataset  # noqa: E402
+from gan_keras.roofline import PrecisionChoice  # noqa: E402
 
 
 class PeakMemory:
@@ -200,16 +201,16 @@ VARIANTS = [
 ]
 
 
-def default_precision(bf16_speedup: float) -> str:
+def default_precision() -> PrecisionChoice:
     """train.py's default --mixed-precision as it settles on this machine (see roofline.choose_precision),
-    from the bench's own measure of bf16's matmul speedup."""
+    from the same remembered measure of bf16's matmul speedup, and why."""
     import tensorflow as tf
 
     from gan_keras.defaults import TrainConfig
     from gan_keras.roofline import choose_precision
 
     gpus = len(tf.config.list_physical_devices("GPU"))
-    return choose_precision(TrainConfig.mixed_precision, gpus, bf16_speedup=bf16_speedup).precision
+    return choose_precision(TrainConfig.mixed_precision, gpus)
 
 
 def default_upsampling() -> str:
@@ -253,8 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     peak = {"none": rates["float32"], "bf16": rates["bfloat16"]}
     print(f"CPU: {model}; flags: {' '.join(flags) or 'none of ' + ', '.join(FLAGS_THAT_MATTER)}; "
           f"TensorFlow's oneDNN kernels: {'on' if onednn_enabled() else 'off (Eigen)'}")
-    settled = {"precision": default_precision(peak["bf16"] / peak["none"]), "upsampling": default_upsampling()}
-    print(f"default (train.py's, as settled here): --mixed-precision {settled['precision']}, "
+    precision = default_precision()
+    settled = {"precision": precision.precision, "upsampling": default_upsampling()}
+    print(f"default (train.py's, as settled here): --mixed-precision {settled['precision']} ({precision.reason}), "
           f"--upsampling {settled['upsampling']}")
     print(f"roofline: a {MATMUL_SIZE} x {MATMUL_SIZE} matmul runs at {peak['none']:.0f} GFLOP/s in float32 and "
           f"{peak['bf16']:.0f} in bfloat16; limit = FLOPs of one iteration (counted from the built models) "

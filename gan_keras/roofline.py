@@ -99,6 +99,41 @@ def native_bf16(flags: list[str] | None = None) -> bool:
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
+def machine_key() -> str:
+    """What a measurement of this machine's speed depends on: the CPU (model name, family, model,
+    stepping, every flag), TensorFlow's version and whether its oneDNN kernels run."""
+    import hashlib
+
+    import tensorflow as tf
+
+    from gan_keras.runtime import onednn_enabled
+
+    identity, flags = {}, ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key in ("cpu family", "model", "stepping") and key not in identity:
+                    identity[key] = value
+                elif key == "flags" and not flags:
+                    flags = value
+    except OSError:
+        pass
+    model = cpu_description()[0]
+    cpu = " ".join(f"{key} {value}" for key, value in identity.items())
+    flags_digest = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
+    kernels = "oneDNN" if onednn_enabled() else "Eigen"
+    return f"{model} ({cpu}; flags {flags_digest}), TensorFlow {tf.__version__} with {kernels}"
+
+
+def remembered_bf16_speedup():
+    """bf16_matmul_speedup as first measured on this machine (gan_keras.cache): a timing near the
+    threshold must not settle ``--mixed-precision auto`` differently from one run to the next."""
+    from gan_keras.cache import remember
+
+    return remember("bfloat16 / float32 matmul speed", machine_key(), bf16_matmul_speedup)
+
+
 def bf16_matmul_speedup(size: int = SPEEDUP_PROBE_SIZE) -> float:
     """How many times faster a bfloat16 matrix product runs than a float32 one on this machine.
 
@@ -122,9 +157,9 @@ def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
 
     ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16, whose TensorFlow
     runs oneDNN's kernels (the only ones that use it) and whose bf16 matrix products are
-    at least BF16_MIN_SPEEDUP times faster than float32 (``bf16_speedup``, measured here
-    when not given: the convolutions gain less than the matmul and the rest of an
-    iteration nothing); float32 ("none") everywhere else (on GPUs fp16 is the user's
+    at least BF16_MIN_SPEEDUP times faster than float32 (``bf16_speedup``; when not given,
+    the first one measured on this machine, remembered_bf16_speedup: the convolutions gain
+    less than the matmul and the rest of an iteration nothing); float32 ("none") everywhere else (on GPUs fp16 is the user's
     explicit choice). bf16 asked for where it would be emulated or slower runs, with a warning.
     """
     from gan_keras.runtime import onednn_enabled
@@ -143,8 +178,13 @@ def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
                    "several times slower than float32 (see the README's speed table)")
         return PrecisionChoice("none", None, reason) if requested == "auto" else PrecisionChoice(
             requested, warning, reason)
-    speedup = bf16_matmul_speedup() if bf16_speedup is None else bf16_speedup
-    reason = f"bfloat16 matrix products measured at {speedup:.2f}x float32's speed, {BF16_MIN_SPEEDUP}x needed"
+    if bf16_speedup is None:
+        remembered = remembered_bf16_speedup()
+        speedup, source = remembered.value, f" ({remembered.describe()})"
+    else:
+        speedup, source = bf16_speedup, ""
+    reason = (f"bfloat16 matrix products measured at {speedup:.2f}x float32's speed{source}, "
+              f"{BF16_MIN_SPEEDUP}x needed")
     if requested == "auto":
         return PrecisionChoice("bf16" if speedup >= BF16_MIN_SPEEDUP else "none", None, reason)
     if speedup < 1:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gan_keras.cache import cache_folder
 from gan_keras.errors import GanKerasError
 from gan_keras.files import atomic_path
 
@@ -72,14 +73,6 @@ class LoadedClassifier:
     model: object
     version: str
     origin: str  # "shipped", "cached" or "trained now"
-
-
-def cache_folder() -> str:
-    explicit = os.environ.get("GAN_KERAS_CACHE")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "gan_keras")
 
 
 def data_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
