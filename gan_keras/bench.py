@@ -88,7 +88,8 @@ def prepare_variant(variant: Variant, images_uint8, args) -> dict:
 
     keras.utils.set_random_seed(0)
     models = build_gan(args.latent_dim, mixed_precision=variant.precision, ema=TrainConfig.ema,
-                       upsampling=variant.upsampling, training_forms=variant.training_forms())
+                       upsampling=variant.upsampling, training_forms=variant.training_forms(),
+                       fused_adam=variant.fused_adam())
     train = iterations_trainer(models, variant.batch, variant.loop, images_uint8, args)
     train(args.warmup)
     return {"train": train, "flops": iteration_flops(models, variant.batch), "blocks": []}
@@ -169,15 +170,19 @@ class Variant(NamedTuple):
     loop: str  # seed (the notebook as written), fast, fed (fast, one batch per call) or notebook
     precision: str  # --mixed-precision
     upsampling: str  # --upsampling
-    keras_layers: tuple[str, ...] = ()  # training forms left out: Keras's own layers there
+    keras_parts: tuple[str, ...] = ()  # training forms, or "fused_adam", left out: Keras's own there
 
     def training_forms(self) -> tuple[str, ...]:
-        """train.py's training forms on this machine less ``keras_layers``; none for the notebook as written."""
+        """train.py's training forms on this machine less ``keras_parts``; none for the notebook as written."""
         from gan_keras.defaults import TrainConfig
         from gan_keras.training.loop import training_forms_here
 
         forms = training_forms_here(TrainConfig())
-        return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_layers)
+        return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_parts)
+
+    def fused_adam(self) -> bool:
+        """Whether Adam updates through TensorFlow's fused kernel, as train.py's do; not in the notebook as written."""
+        return self.loop != "seed" and "fused_adam" not in self.keras_parts
 
 
 VARIANTS = [
@@ -191,6 +196,8 @@ VARIANTS = [
     Variant("(c) fast bf16, Keras dropout", 32, "fast", "bf16", "transposed", ("fast_dropout",)),
     Variant("(c) fast fp32, Keras to_image", 32, "fast", "none", "transposed", ("tap_sum",)),
     Variant("(c) fast bf16, Keras to_image", 32, "fast", "bf16", "transposed", ("tap_sum",)),
+    Variant("(c) fast fp32, Keras Adam", 32, "fast", "none", "transposed", ("fused_adam",)),
+    Variant("(c) fast bf16, Keras Adam", 32, "fast", "bf16", "transposed", ("fused_adam",)),
     Variant("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
     Variant("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
     Variant("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),

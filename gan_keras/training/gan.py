@@ -27,6 +27,7 @@ from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
 from gan_keras.models.training_forms import DEFAULT_FORMS, to_training_forms
 from gan_keras.training.ema import GeneratorAverage
+from gan_keras.training.fused_adam import fused_adam
 
 
 def with_classes(inputs, classes):
@@ -90,9 +91,10 @@ class GanModels:
         return self.average.average if self.average is not None else self.generator
 
 
-def make_adam(lr: float, beta1: float) -> keras.optimizers.Adam:
-    """The notebook's optimizer, Adam(2e-4, 0.5) by default. One instance per model."""
-    return keras.optimizers.Adam(learning_rate=lr, beta_1=beta1)
+def make_adam(lr: float, beta1: float, fused: bool = True) -> keras.optimizers.Adam:
+    """The notebook's optimizer, Adam(2e-4, 0.5) by default, updating through TensorFlow's fused kernel
+    (:mod:`gan_keras.training.fused_adam`) unless ``fused`` is False. One instance per model."""
+    return fused_adam(lr, beta1) if fused else keras.optimizers.Adam(learning_rate=lr, beta_1=beta1)
 
 
 PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
@@ -101,7 +103,8 @@ PRECISION_POLICIES = {"none": "float32", "bf16": "mixed_bfloat16", "fp16": "mixe
 def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: float | None = None,
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
               classes: int | None = None, ema: float = 0.0, strategy=None,
-              upsampling: str = "transposed", training_forms: tuple[str, ...] = DEFAULT_FORMS) -> GanModels:
+              upsampling: str = "transposed", training_forms: tuple[str, ...] = DEFAULT_FORMS,
+              fused_adam: bool = True) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -112,7 +115,8 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     Both models train with the layers' ``training_forms`` (faster forms with the
     same variables: :mod:`gan_keras.models.training_forms`; () for Keras's own
     layers); ``upsampling="subpixel"`` adds G's sub-pixel convolutions. Saved files
-    hold standard layers either way.
+    hold standard layers either way. ``fused_adam``: each Adam updates through
+    TensorFlow's fused kernel (:mod:`gan_keras.training.fused_adam`; False: Keras's ops).
     Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
     default: one device); with several replicas, BatchNorm is synchronized.
     """
@@ -128,7 +132,7 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
             generator = to_training_forms(generator, (*training_forms, *subpixel))
             discriminator = to_training_forms(discriminator, training_forms)
             combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
-                                model_setting(model, "beta1", beta1))
+                                model_setting(model, "beta1", beta1), fused_adam)
             average = GeneratorAverage(generator, ema) if ema else None
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -168,11 +172,12 @@ def portable_batch_norm(model: keras.Model):
             layer.synchronized = True
 
 
-def _compile(generator: keras.Model, discriminator: keras.Model, lr: float, beta1: float) -> GeneratorTrainer:
-    discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1),
+def _compile(generator: keras.Model, discriminator: keras.Model, lr: float, beta1: float,
+             fused: bool) -> GeneratorTrainer:
+    discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1, fused),
                           metrics=["accuracy"])
     combined = GeneratorTrainer(generator, discriminator, name="combined")
-    combined.compile(optimizer=make_adam(lr, beta1))
+    combined.compile(optimizer=make_adam(lr, beta1, fused))
     # Built now, on the variables each one updates, so a checkpoint can be restored into them.
     discriminator.optimizer.build(discriminator.trainable_variables)
     combined.optimizer.build(generator.trainable_variables)
