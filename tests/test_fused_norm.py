@@ -44,7 +44,31 @@ def test_fused_training_pass_equals_keras(dtype, tolerance):
     assert not np.allclose(expected[-1], 1.0)  # the moving variance moved: the comparison means something
 
 
-@pytest.mark.parametrize("case", ["inference", "two-dimensional", "synchronized", "mask"])
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 2e-6), ("mixed_bfloat16", 8e-3)])
+@pytest.mark.parametrize("trainable", [True, False])
+def test_fused_inference_pass_equals_keras(dtype, tolerance, trainable):
+    """With the moving averages (inference, or a frozen layer in training): Keras's output to float rounding
+    (bf16: one bfloat16 step of the largest output), and nothing moves."""
+    rng = np.random.default_rng(3)
+    inputs = rng.normal(2.0, 3.0, SHAPE).astype("float32")
+    values = [value + rng.normal(0, 0.1, SHAPE[-1]).astype("float32") for value in (2.0, 9.0, 1.5, -0.5)]
+    outputs = []
+    for layer_class in (keras.layers.BatchNormalization, FusedBatchNormalization):
+        layer = layer_class(dtype=dtype)
+        layer.build(SHAPE)
+        for variable, value in zip([layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta], values):
+            variable.assign(value)
+        layer.trainable = trainable
+        result = layer(tf.cast(inputs, layer.compute_dtype), training=not trainable)
+        assert result.dtype == layer.compute_dtype
+        outputs.append(tf.cast(result, "float32").numpy())
+        np.testing.assert_allclose(layer.moving_variance.numpy(), 9.0, atol=0.5)  # not updated from this batch
+    scale = float(np.abs(outputs[0]).max())
+    np.testing.assert_allclose(outputs[1], outputs[0], atol=tolerance * scale)
+    assert np.abs(outputs[0]).max() > 1.0  # normalized with the moving averages, not this batch's moments
+
+
+@pytest.mark.parametrize("case", ["two-dimensional", "synchronized", "mask"])
 def test_falls_back_to_keras_where_the_kernel_does_not_apply(case):
     """Same results as Keras's layer, bit for bit, wherever the fused kernel is not used."""
     rng = np.random.default_rng(2)

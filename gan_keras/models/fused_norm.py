@@ -6,8 +6,11 @@ the activations; TensorFlow's ``FusedBatchNormV3`` (oneDNN's kernel on a CPU,
 cuDNN's on a GPU) computes the batch moments and the normalization in one
 kernel and its gradient in another. Same variables, same formula, same moving
 averages (to float rounding): about half the time of G's BatchNorm (README,
-"Speed"). Inference, masks, renorm and synchronized (multi-replica) BatchNorm
-keep Keras's own path, and saved generators hold the standard layer
+"Speed"). Inference (the fake batch G makes for D's update, with the moving
+averages) runs the same kernel in its inference mode: one pass instead of
+Keras's cast, multiply, add and cast back under mixed precision. Masks, renorm
+and synchronized (multi-replica) BatchNorm keep Keras's own path, and saved
+generators hold the standard layer
 (:func:`gan_keras.models.training_forms.to_standard`).
 """
 
@@ -20,11 +23,16 @@ from keras import layers
 
 @keras.saving.register_keras_serializable(package="gan_keras")
 class FusedBatchNormalization(layers.BatchNormalization):
-    """``BatchNormalization`` with the same variables; trains 4-D channels-last batches with the fused kernel."""
+    """``BatchNormalization`` with the same variables; runs 4-D channels-last batches through the fused kernel."""
 
     def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and mask is None and self._fusable(inputs)):
+        if not (mask is None and self._fusable(inputs)):
             return super().call(inputs, training=training, mask=mask)
+        if not (training and self.trainable):  # Keras normalizes with the moving averages here
+            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                inputs, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
+                epsilon=self.epsilon, data_format="NHWC", is_training=False)
+            return tf.cast(outputs, self.compute_dtype)
         outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
             inputs, self.gamma, self.beta, epsilon=self.epsilon, data_format="NHWC", is_training=True)
         count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), "float32")
