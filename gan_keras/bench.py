@@ -177,7 +177,7 @@ class Variant(NamedTuple):
         from gan_keras.defaults import TrainConfig
         from gan_keras.training.loop import training_forms_here
 
-        forms = training_forms_here(TrainConfig())
+        forms = training_forms_here(TrainConfig(mixed_precision=self.precision))
         return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_parts)
 
     def fused_adam(self) -> bool:
@@ -198,6 +198,7 @@ VARIANTS = [
     Variant("(c) fast bf16, Keras to_image", 32, "fast", "bf16", "transposed", ("tap_sum",)),
     Variant("(c) fast fp32, Keras Adam", 32, "fast", "none", "transposed", ("fused_adam",)),
     Variant("(c) fast bf16, Keras Adam", 32, "fast", "bf16", "transposed", ("fused_adam",)),
+    Variant("(c) fast bf16, oneDNN kernel grad", 32, "fast", "bf16", "transposed", ("matmul_kernel_grad",)),
     Variant("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
     Variant("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
     Variant("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),

@@ -3,7 +3,8 @@
 Some layers train faster in another form that keeps the same variables and
 names. The same numbers to float rounding: ``Conv2DTranspose`` as a sub-pixel
 convolution where the transposed one is slow (``subpixel``,
-:mod:`gan_keras.models.subpixel`) or, stride 1 to a few channels, as a matmul and
+:mod:`gan_keras.models.subpixel`), or with its kernel gradient as matmuls
+(``matmul_kernel_grad``, :mod:`gan_keras.models.kernel_matmul`), or, stride 1 to a few channels, as a matmul and
 a sum of shifted maps (``tap_sum``, :mod:`gan_keras.models.tap_sum`);
 ``BatchNormalization`` with a fused training kernel (``fused_norm``,
 :mod:`gan_keras.models.fused_norm`). The same rate and seed stream, other random
@@ -21,27 +22,29 @@ from keras import layers
 
 from gan_keras.models.fast_dropout import FastDropout
 from gan_keras.models.fused_norm import FusedBatchNormalization
+from gan_keras.models.kernel_matmul import MatmulKernelGradConv2DTranspose
 from gan_keras.models.subpixel import SubpixelConv2DTranspose, has_subpixel_geometry
 from gan_keras.models.tap_sum import TapSumConv2DTranspose, has_tap_sum_geometry
 
-FORMS = {"subpixel": SubpixelConv2DTranspose, "tap_sum": TapSumConv2DTranspose,
-         "fused_norm": FusedBatchNormalization, "fast_dropout": FastDropout}
+FORMS = {"subpixel": SubpixelConv2DTranspose, "matmul_kernel_grad": MatmulKernelGradConv2DTranspose,
+         "tap_sum": TapSumConv2DTranspose, "fused_norm": FusedBatchNormalization, "fast_dropout": FastDropout}
 TRAINING_FORMS = tuple(FORMS.values())
-DEFAULT_FORMS = ("tap_sum", "fused_norm", "fast_dropout")  # subpixel where --upsampling asks for it
+DEFAULT_FORMS = ("tap_sum", "fused_norm", "fast_dropout")  # subpixel where --upsampling asks for it;
+# matmul_kernel_grad where it pays (roofline.choose_training_forms)
 
 
-def eligible_form(layer) -> str | None:
-    """The name of the training form that computes ``layer`` (a standard Keras layer), None if none does."""
+def eligible_forms(layer) -> tuple[str, ...]:
+    """The names of the training forms that compute ``layer`` (a standard Keras layer), the preferred first."""
     kind = type(layer)
-    if kind is layers.Conv2DTranspose and has_subpixel_geometry(layer):
-        return "subpixel"
+    if kind is layers.Conv2DTranspose and has_subpixel_geometry(layer) and layer.output_padding is None:
+        return ("subpixel", "matmul_kernel_grad")
     if kind is layers.Conv2DTranspose and has_tap_sum_geometry(layer):
-        return "tap_sum"
+        return ("tap_sum",)
     if kind is layers.BatchNormalization and _rank(layer) == 4:  # the fused kernel's images
-        return "fused_norm"
+        return ("fused_norm",)
     if kind is layers.Dropout:
-        return "fast_dropout"
-    return None
+        return ("fast_dropout",)
+    return ()
 
 
 def to_training_forms(model: keras.Model, forms: tuple[str, ...] = DEFAULT_FORMS) -> keras.Model:
@@ -56,8 +59,8 @@ def to_training_forms(model: keras.Model, forms: tuple[str, ...] = DEFAULT_FORMS
         raise ValueError(f"unknown training forms: {sorted(unknown)}; known: {sorted(FORMS)}")
 
     def form(layer):
-        name = eligible_form(layer)
-        return FORMS[name] if name in forms else None
+        chosen = [name for name in eligible_forms(layer) if name in forms]
+        return FORMS[chosen[0]] if chosen else None
 
     return _swapped(model, form)
 

@@ -149,8 +149,9 @@ def settle_precision(config: TrainConfig) -> None:
 
 
 def training_forms_here(config: TrainConfig) -> tuple[str, ...]:
-    """The layers' training forms for this machine (roofline.choose_training_forms); under multiworker,
-    those of a oneDNN CPU, as --upsampling's, so that every worker computes alike."""
+    """The layers' training forms for this machine and ``config``'s settled --mixed-precision
+    (roofline.choose_training_forms); under multiworker, those of a oneDNN CPU in float32, as
+    --upsampling's, so that every worker computes alike."""
     import tensorflow as tf
 
     from gan_keras.models.training_forms import DEFAULT_FORMS
@@ -158,7 +159,7 @@ def training_forms_here(config: TrainConfig) -> tuple[str, ...]:
 
     if config.strategy == "multiworker":
         return DEFAULT_FORMS
-    return choose_training_forms(len(tf.config.list_physical_devices("GPU")))
+    return choose_training_forms(len(tf.config.list_physical_devices("GPU")), precision=config.mixed_precision)
 
 
 def settle_upsampling(config: TrainConfig) -> None:
