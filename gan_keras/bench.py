@@ -198,7 +198,7 @@ VARIANTS = [
     Variant("(c) fast bf16, Keras to_image", 32, "fast", "bf16", "transposed", ("tap_sum",)),
     Variant("(c) fast fp32, Keras Adam", 32, "fast", "none", "transposed", ("fused_adam",)),
     Variant("(c) fast bf16, Keras Adam", 32, "fast", "bf16", "transposed", ("fused_adam",)),
-    Variant("(c) fast bf16, oneDNN kernel grad", 32, "fast", "bf16", "transposed", ("matmul_kernel_grad",)),
+    Variant("(c) fast bf16, TF kernel grad", 32, "fast", "bf16", "transposed", ("matmul_kernel_grad",)),
     Variant("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
     Variant("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
     Variant("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),
