@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from gan_keras.models.conv_output import add_bias_and_activate
 from gan_keras.models.subpixel import has_subpixel_geometry
 
 
@@ -82,7 +83,4 @@ class MatmulKernelGradConv2DTranspose(layers.Conv2DTranspose):
                              "layers without output_padding only")
 
     def call(self, inputs):
-        outputs = conv2d_transpose_matmul_kernel_gradient(inputs, self.kernel)
-        if self.use_bias:  # as Keras's layer adds it, so that its gradient sums alike (bf16 sums round by shape)
-            outputs = keras.ops.add(outputs, keras.ops.reshape(self.bias, (1, 1, 1, self.filters)))
-        return self.activation(outputs) if self.activation is not None else outputs
+        return add_bias_and_activate(self, conv2d_transpose_matmul_kernel_gradient(inputs, self.kernel))

@@ -21,6 +21,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from gan_keras.models.conv_output import add_bias_and_activate
+
 # Kernel taps (rows or columns) of an even and an odd output phase, in input order (i - 1, i).
 PHASE_TAPS = {0: [2, 0], 1: [1]}
 
@@ -74,10 +76,7 @@ class SubpixelConv2DTranspose(layers.Conv2DTranspose):
             raise ValueError("sub-pixel form is for 3x3, stride-2, SAME, channels-last, undilated layers only")
 
     def call(self, inputs):
-        outputs = subpixel_conv2d_transpose(inputs, self.kernel)
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
+        return add_bias_and_activate(self, subpixel_conv2d_transpose(inputs, self.kernel))
 
 
 # kernel_size, strides, padding, data_format, dilation_rate of the layers the sub-pixel form computes exactly

@@ -17,6 +17,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from gan_keras.models.conv_output import add_bias_and_activate
+
 MAX_FILTERS = 4  # images: 1 or 3 channels; with many filters the transposed convolution is efficient
 
 
@@ -64,10 +66,7 @@ class TapSumConv2DTranspose(layers.Conv2DTranspose):
                              f"with at most {MAX_FILTERS} filters only")
 
     def call(self, inputs):
-        outputs = tap_sum_conv2d_transpose(inputs, self.kernel)
-        if self.use_bias:
-            outputs = outputs + self.bias
-        return self.activation(outputs) if self.activation is not None else outputs
+        return add_bias_and_activate(self, tap_sum_conv2d_transpose(inputs, self.kernel))
 
 
 def has_tap_sum_geometry(layer) -> bool:
