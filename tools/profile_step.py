@@ -78,6 +78,17 @@ def part_of(op_name: str, op_type: str) -> str:
     return next((part for part, test in PARTS if test(op_name, op_type)), "everything else")
 
 
+def list_ops(events, iterations: int, type_contains: str, top: int) -> None:
+    """The ``top`` slowest ops whose type contains ``type_contains``, with their ms per iteration."""
+    by_op = collections.Counter()
+    for op_name, op_type, ns in events:
+        if type_contains in op_type:
+            by_op[f"{op_type}  {op_name}"] += ns
+    print(f"\n{'ops of type *' + type_contains + '*':<130} {'ms/it':>7}")
+    for op, ns in by_op.most_common(top):
+        print(f"{op[:130]:<130} {ns / 1e6 / iterations:>7.2f}")
+
+
 def report(events, iterations: int, wall_s: float, top: int) -> None:
     by_type, by_op, by_part = collections.Counter(), collections.Counter(), collections.Counter()
     for op_name, op_type, ns in events:
@@ -93,9 +104,9 @@ def report(events, iterations: int, wall_s: float, top: int) -> None:
     print(f"\n{'op type':<40} {'ms/it':>7} {'share':>6}")
     for op_type, ns in by_type.most_common(top):
         print(f"{op_type:<40} {ns / 1e6 / iterations:>7.2f} {ns / total:>6.1%}")
-    print(f"\n{'op (type, name)':<100} {'ms/it':>7}")
+    print(f"\n{'op (type, name)':<130} {'ms/it':>7}")
     for op, ns in by_op.most_common(top):
-        print(f"{op[:100]:<100} {ns / 1e6 / iterations:>7.2f}")
+        print(f"{op[:130]:<130} {ns / 1e6 / iterations:>7.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -107,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--top", type=int, default=20)
     parser.add_argument("--inter-op", type=int, default=0, help="TensorFlow's inter-op threads (0: its default)")
+    parser.add_argument("--ops", default=None, help="also list every op whose type contains this text (e.g. Cast)")
     args = parser.parse_args(argv)
 
     import keras
@@ -117,17 +129,22 @@ def main(argv: list[str] | None = None) -> None:
     from gan_keras.data import load_dataset
     from gan_keras.training.batches import InGraphBatches
     from gan_keras.training.gan import build_gan
-    from gan_keras.training.loop import make_step
+    from gan_keras.training.loop import make_step, training_forms_here
 
     images = load_dataset("mnist", args.data).x_train
     keras.utils.set_random_seed(0)
-    models = build_gan(mixed_precision=args.precision, ema=TrainConfig.ema)
+    forms = training_forms_here(TrainConfig(mixed_precision=args.precision))  # train.py's, on this machine
+    models = build_gan(mixed_precision=args.precision, ema=TrainConfig.ema, training_forms=forms)
     batches = InGraphBatches(images, np.zeros(len(images), np.int64), 0, args.batch_size, 100, None)
     step = make_step("fast", models, args.batch_size, batches=batches)
     step.run_in_calls(1, args.warmup, PER_CALL)
     with tempfile.TemporaryDirectory() as logdir:
         wall = trace_iterations(step, 1 + args.warmup, args.iterations, logdir)
-        report(list(op_events(logdir)), args.iterations, wall, args.top)
+        events = list(op_events(logdir))
+    print(f"training forms: {', '.join(forms)}")
+    report(events, args.iterations, wall, args.top)
+    if args.ops:
+        list_ops(events, args.iterations, args.ops, args.top)
 
 
 if __name__ == "__main__":
