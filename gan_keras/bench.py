@@ -171,13 +171,16 @@ class Variant(NamedTuple):
     precision: str  # --mixed-precision
     upsampling: str  # --upsampling
     keras_parts: tuple[str, ...] = ()  # training forms, or "fused_adam", left out: Keras's own there
+    added_forms: tuple[str, ...] = ()  # training forms used even where train.py would not use them here
 
     def training_forms(self) -> tuple[str, ...]:
-        """train.py's training forms on this machine less ``keras_parts``; none for the notebook as written."""
+        """train.py's training forms on this machine less ``keras_parts``, plus ``added_forms``; none for the
+        notebook as written."""
         from gan_keras.defaults import TrainConfig
         from gan_keras.training.loop import training_forms_here
 
         forms = training_forms_here(TrainConfig(mixed_precision=self.precision))
+        forms += tuple(f for f in self.added_forms if f not in forms)
         return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_parts)
 
     def fused_adam(self) -> bool:
@@ -199,6 +202,8 @@ VARIANTS = [
     Variant("(c) fast fp32, Keras Adam", 32, "fast", "none", "transposed", ("fused_adam",)),
     Variant("(c) fast bf16, Keras Adam", 32, "fast", "bf16", "transposed", ("fused_adam",)),
     Variant("(c) fast bf16, TF kernel grad", 32, "fast", "bf16", "transposed", ("matmul_kernel_grad",)),
+    Variant("(c) fast fp32, TF kernel grad", 32, "fast", "none", "transposed", ("matmul_kernel_grad",)),
+    Variant("(c) fast fp32, matmul kernel grad", 32, "fast", "none", "transposed", (), ("matmul_kernel_grad",)),
     Variant("(c) fast fp32, sub-pixel", 32, "fast", "none", "subpixel"),
     Variant("(c) fast bf16, sub-pixel", 32, "fast", "bf16", "subpixel"),
     Variant("(c) fast fp32, 1 it/call", 32, "fed", "none", "transposed"),
@@ -207,6 +212,12 @@ VARIANTS = [
     Variant("(c) fast, batch 128", 128, "fast", DEFAULT, DEFAULT),
     Variant("(c) fast, batch 256", 256, "fast", DEFAULT, DEFAULT),
 ]
+
+
+def chosen_variants(only: str) -> list[Variant]:
+    """The variants whose names hold one of --only's parts (split at ';' where it has one, else at ',')."""
+    parts = [part.strip() for part in only.split(";" if ";" in only else ",")]
+    return [variant for variant in VARIANTS if any(part and part in variant.name for part in parts)]
 
 
 def default_precision() -> PrecisionChoice:
@@ -247,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=50, help="iterations per timed repeat")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per variant (median shown)")
     parser.add_argument("--latent-dim", type=int, default=100)
-    parser.add_argument("--only", default=None, help="comma-separated variant letters/words to keep, e.g. 'a,b'")
+    parser.add_argument("--only", default=None, help="comma-separated parts of the variants' names to keep, e.g. '(a),(b)'; "
+                             "separate with ';' instead to give names that hold commas")
     parser.add_argument("--interleave", action="store_true",
                         help="build every variant first, then time their blocks in turn (fairer A/B on a noisy "
                              "machine; peak MiB is then the whole process's)")
@@ -271,9 +283,8 @@ def main(argv: list[str] | None = None) -> None:
           f"/ that rate; efficiency = limit / measured")
     print(f"{args.warmup} warm-up iterations, then the median of {args.repeats} x {args.iterations} iterations"
           + (", the variants' blocks interleaved" if args.interleave else ""))
-    variants = VARIANTS if args.only is None else [
-        v for v in VARIANTS if any(key.strip() in v.name for key in args.only.split(","))]
-    header = (f"{'variant':<29} {'batch':>5} {'dtype':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
+    variants = VARIANTS if args.only is None else chosen_variants(args.only)
+    header = (f"{'variant':<33} {'batch':>5} {'dtype':>5} {'ms/it':>8} {'spread':>7} {'images/s':>9} {'vs (a)':>7} "
               f"{'peak MiB':>9} {'GFLOP/it':>9} {'limit ms':>9} {'efficiency':>10}")
     print(header)
     print("-" * len(header))
@@ -286,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
         limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000
         dtype = "bf16" if precision == "bf16" else "fp32"
-        print(f"{name:<29} {batch:>5} {dtype:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
+        print(f"{name:<33} {batch:>5} {dtype:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
               f"{ratio:>7} {row['peak_mib']:>9.0f} {row['flops'] / 1e9:>9.2f} {limit:>9.1f} "
               f"{limit / row['ms']:>10.0%}", flush=True)
 

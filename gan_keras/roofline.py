@@ -210,15 +210,17 @@ def choose_upsampling(requested: str, gpus: int, onednn: bool | None = None) -> 
     return "subpixel" if gpus == 0 and not onednn else "transposed"
 
 
-def choose_training_forms(gpus: int, onednn: bool | None = None, precision: str = "none") -> tuple[str, ...]:
+def choose_training_forms(gpus: int, onednn: bool | None = None, precision: str = "none",
+                          flags: list[str] | None = None) -> tuple[str, ...]:
     """The layers' training forms (:mod:`gan_keras.models.training_forms`) that pay on this machine.
 
     Fused BatchNorm and 16-bit Dropout masks everywhere; the tap-sum ``to_image`` only on a
     CPU-only machine whose TensorFlow runs oneDNN's kernels, whose transposed convolution to
     one channel is the slow one: Eigen's runs it faster than the tap sum, and on GPUs it is not
-    measured. There too, under bf16 (``precision``, as settled), the transposed convolutions'
-    kernel gradients as matmuls: oneDNN's bf16 kernel-gradient kernel is the slower there, its
-    float32 one the faster (README, "Speed").
+    measured. There too, the transposed convolutions' kernel gradients as matmuls under bf16
+    (``precision``, as settled) and on CPUs without AVX-512 (``flags``): oneDNN's bf16
+    kernel-gradient kernel and its AVX2 float32 one are the slower there, its AVX-512 float32
+    one the faster (README, "Speed").
     """
     from gan_keras.models.training_forms import DEFAULT_FORMS
     from gan_keras.runtime import onednn_enabled
@@ -226,4 +228,6 @@ def choose_training_forms(gpus: int, onednn: bool | None = None, precision: str 
     onednn = onednn_enabled() if onednn is None else onednn
     if not (gpus == 0 and onednn):
         return tuple(form for form in DEFAULT_FORMS if form != "tap_sum")
-    return (*DEFAULT_FORMS, "matmul_kernel_grad") if precision == "bf16" else DEFAULT_FORMS
+    flags = cpu_description()[1] if flags is None else flags
+    slow_kernel_gradient = precision == "bf16" or "avx512f" not in flags
+    return (*DEFAULT_FORMS, "matmul_kernel_grad") if slow_kernel_gradient else DEFAULT_FORMS

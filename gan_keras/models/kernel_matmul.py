@@ -9,8 +9,10 @@ the input against all four phases (taps with no shift), and the input shifted
 by one column, one row, and both, against the phases those taps need. Same FLOPs;
 under bfloat16 oneDNN runs them faster than its own kernel-gradient kernel for
 ``up_14x14`` (3.44 against 2.15 ms at batch 32 on the Zen 4 kind, ``python
-tools/weight_grad_probe.py``), in float32 slower, so ``train.py`` uses it only
-in bf16 (:func:`gan_keras.roofline.choose_training_forms`). The forward pass and
+tools/weight_grad_probe.py``), and in float32 on an AVX2-only CPU (11.96 against
+14.72 ms for ``up_28x28`` on the AVX2 kind); in float32 with AVX-512 slower, so
+``train.py`` uses it only in bf16 or without AVX-512
+(:func:`gan_keras.roofline.choose_training_forms`). The forward pass and
 the input gradient are the standard layer's own ops.
 """
 
