@@ -64,6 +64,15 @@ def test_outputs_and_every_gradient_equal_conv2d_transpose(dtype, input_shape, t
             assert np.abs(a - b).max() <= tolerance_of.get(name, tolerance) * np.abs(a).max(), name
 
 
+@pytest.mark.parametrize("settings", [{"strides": 1}, {"kernel_size": 4}, {"padding": "valid"},
+                                      {"dilation_rate": 2, "strides": 1}, {"output_padding": 1}])
+def test_only_3x3_stride_2_same_layers_qualify(settings):
+    arguments = {**SETTINGS, **settings}
+    assert "matmul_kernel_grad" not in eligible_forms(keras.layers.Conv2DTranspose(4, **arguments))
+    with pytest.raises(ValueError, match="matmul kernel gradient"):
+        MatmulKernelGradConv2DTranspose(4, **arguments)
+
+
 AVX512 = ["avx2", "avx512f", "avx512_bf16"]
 
 
