@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=50, help="iterations per timed repeat")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per variant (median shown)")
     parser.add_argument("--latent-dim", type=int, default=100)
-    parser.add_argument("--only", default=None, help="comma-separated parts of the variants' names to keep, e.g. '(a),(b)'; "
+    parser.add_argument("--only", default=None,
+                        help="comma-separated parts of the variants' names to keep, e.g. '(a),(b)'; "
                              "separate with ';' instead to give names that hold commas")
     parser.add_argument("--interleave", action="store_true",
                         help="build every variant first, then time their blocks in turn (fairer A/B on a noisy "
