@@ -19,6 +19,8 @@ import gan_keras  # noqa: F401  (oneDNN's kernels on, as train.py runs)
 import numpy as np
 import tensorflow as tf
 
+from gan_keras.models.kernel_matmul import kernel_gradient as transposed_kernel_gradient
+
 BATCH = 32
 
 
@@ -32,26 +34,6 @@ def best_ms(functions: dict, arguments, turns: int = 40) -> dict:
             function(*arguments).numpy()
             best[name] = min(best[name], time.perf_counter() - started)
     return {name: 1000 * seconds for name, seconds in best.items()}
-
-
-def transposed_kernel_gradient(x, dy):
-    """Kernel gradient (3, 3, out, in) of a 3x3, stride-2, SAME transposed convolution from x to dy, as matmuls:
-    tap (kh, kw) pairs x[i, j] with dy[2i + kh, 2j + kw], that is dy's phase (kh % 2, kw % 2) shifted by (kh // 2, kw // 2)."""
-    height, channels_in, channels_out = x.shape[1], x.shape[3], dy.shape[3]
-    phases = tf.reshape(tf.nn.space_to_depth(dy, 2), [-1, 2, 2, channels_out])
-    padded = tf.pad(x, [[0, 0], [1, 0], [1, 0], [0, 0]])
-    shifted = {(down, right): tf.reshape(padded[:, 1 - down:1 - down + height, 1 - right:1 - right + height], [-1, channels_in])
-               for down in (0, 1) for right in (0, 1)}
-    near = tf.reshape(tf.matmul(shifted[0, 0], tf.reshape(phases, [-1, 4 * channels_out]), transpose_a=True),
-                      [channels_in, 2, 2, channels_out])
-    right = tf.reshape(tf.matmul(shifted[0, 1], tf.reshape(phases[:, :, 0], [-1, 2 * channels_out]), transpose_a=True),
-                       [channels_in, 2, channels_out])
-    down = tf.reshape(tf.matmul(shifted[1, 0], tf.reshape(phases[:, 0], [-1, 2 * channels_out]), transpose_a=True),
-                      [channels_in, 2, channels_out])
-    corner = tf.matmul(shifted[1, 1], phases[:, 0, 0], transpose_a=True)
-    taps = [[near[:, 0, 0], near[:, 0, 1], right[:, 0]], [near[:, 1, 0], near[:, 1, 1], right[:, 1]],
-            [down[:, 0], down[:, 1], corner]]
-    return tf.transpose(tf.stack([tf.stack(row) for row in taps]), [0, 1, 3, 2])
 
 
 def conv_kernel_gradient(x, dy):
