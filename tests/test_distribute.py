@@ -144,12 +144,16 @@ def no_worker_outlives_its_test():
             worker.communicate()
 
 
-def start_workers(arguments: list[str], cwd) -> list[subprocess.Popen]:
-    """Two train.py workers on 127.0.0.1, each with its own TF_CONFIG (killed when the test ends)."""
+def start_workers(arguments: list[str], cwd, scratch=None) -> list[subprocess.Popen]:
+    """Two train.py workers on 127.0.0.1, each with its own TF_CONFIG (killed when the test ends), and
+    ``scratch`` as their temporary folder if given (where a test can see what they leave)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = []
     for index in range(2):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        if scratch is not None:
+            scratch.mkdir(exist_ok=True)
+            env["TMPDIR"] = str(scratch)
         workers.append(subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), *arguments],
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd))
     _STARTED.extend(workers)
@@ -192,7 +196,7 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
     arguments = ["--strategy", "multiworker", "--epochs", "80", "--batch-size", "16", "--checkpoint-interval", "10",
                  "--save-interval", "20", "--log-interval", "5", "--data", small_mnist, "--out", str(run_dir),
                  "--seed", "5", "--no-progress"]
-    workers = start_workers(arguments, tmp_path)
+    workers = start_workers(arguments, tmp_path, scratch=tmp_path / "tmp")
     deadline = time.time() + 240
     while time.time() < deadline and not any(it >= 10 for it, _ in list_checkpoints(str(run_dir))):
         assert all(worker.poll() is None for worker in workers), finish(workers)
@@ -206,15 +210,40 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
     kept = list_checkpoints(str(run_dir))[-1][0]
     assert kept >= 10 and kept % 10 == 0 and kept < 80
 
+    assert len(list((tmp_path / "tmp").glob("gan_keras_worker_*"))) == 1  # the killed worker's
     (chief_rc, chief_out, chief_err), (rc, out, err) = finish(start_workers(
-        ["--resume", str(run_dir), "--no-progress"], tmp_path))
+        ["--resume", str(run_dir), "--no-progress"], tmp_path, scratch=tmp_path / "tmp"))
     assert chief_rc == 0 and rc == 0, (chief_err[-2000:], err[-2000:])
     assert f"at iteration {kept:,} of 80" in chief_out and f"at iteration {kept:,} of 80" in out
     assert re.search(r"weights sha256 (\w+)", chief_out).group(1) == re.search(r"weights sha256 (\w+)", out).group(1)
     logged = [int(line.split(",")[0]) for line in (run_dir / "losses.csv").read_text().splitlines()[1:]]
     assert logged == list(range(5, 81, 5))  # every interval logged once: nothing lost, nothing twice
     assert final_checkpoint(run_dir)[0] == 80
+    assert not list((tmp_path / "tmp").glob("gan_keras_worker_*"))  # the killed worker's too, removed on resume
     assert np.isfinite([float(v) for v in (run_dir / "losses.csv").read_text().splitlines()[-1].split(",")[1:4]]).all()
+
+
+def test_a_dead_workers_folder_is_removed_and_no_other(tmp_path, monkeypatch):
+    import tempfile
+
+    from gan_keras.training.loop import WORKER_FOLDER_PREFIX, WORKER_PID_FILE, worker_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    folders = {}
+    for name, pid in (("dead", finished.stdout.strip()), ("alive", str(os.getpid())), ("unreadable", "?"),
+                      ("no pid", None)):
+        folders[name] = tmp_path / f"{WORKER_FOLDER_PREFIX}{name.replace(' ', '_')}"
+        folders[name].mkdir()
+        if pid is not None:
+            (folders[name] / WORKER_PID_FILE).write_text(pid)
+    (tmp_path / "not_a_worker").mkdir()
+    mine = worker_folder()
+    assert not folders["dead"].exists()
+    assert all(folders[name].exists() for name in ("alive", "unreadable", "no pid"))
+    assert (tmp_path / "not_a_worker").exists()
+    assert os.path.dirname(mine).startswith(str(tmp_path / WORKER_FOLDER_PREFIX))
+    assert open(os.path.join(os.path.dirname(mine), WORKER_PID_FILE)).read() == str(os.getpid())
 
 
 def test_a_signal_to_one_worker_stops_both_at_the_same_iteration(tmp_path, small_mnist):

@@ -43,6 +43,7 @@ from gan_keras.training.loss_log import LossLog
 
 MAX_ITERATIONS_PER_CALL = 50  # the fast step's iterations per compiled call, at most (see _call_end)
 EVAL_NOISE_SEED = 1234  # evaluation draws its own noise, so scoring never changes training
+WORKER_FOLDER_PREFIX, WORKER_PID_FILE = "gan_keras_worker_", "pid"
 PARTIAL_FILE = re.compile(r"^\..*\.partial\d+\.\w+$")
 
 
@@ -187,8 +188,45 @@ def _note_evaluator_change(run_dir: str, evaluator, start: int) -> None:
 
 
 def worker_folder() -> str:
-    """Where a non-chief worker writes what the chief writes to the run folder (removed at the end)."""
-    return os.path.join(tempfile.mkdtemp(prefix="gan_keras_worker_"), "run")
+    """Where a non-chief worker writes what the chief writes to the run folder (removed at the end).
+
+    A killed worker cannot remove its own, so each records its process id and the next
+    worker started on the machine removes those of dead processes.
+    """
+    remove_dead_workers_folders()
+    folder = tempfile.mkdtemp(prefix=WORKER_FOLDER_PREFIX)
+    with open(os.path.join(folder, WORKER_PID_FILE), "w") as handle:
+        handle.write(str(os.getpid()))
+    return os.path.join(folder, "run")
+
+
+def remove_dead_workers_folders() -> None:
+    """Remove the temporary folders of workers whose process no longer runs (those with no
+    readable process id are left alone: one may be a folder a worker is creating now)."""
+    parent = tempfile.gettempdir()
+    for name in os.listdir(parent):
+        folder = os.path.join(parent, name)
+        if not name.startswith(WORKER_FOLDER_PREFIX) or not os.path.isdir(folder):
+            continue
+        try:
+            with open(os.path.join(folder, WORKER_PID_FILE)) as handle:
+                pid = int(handle.read())
+        except (OSError, ValueError):
+            continue
+        if not _process_runs(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_runs(pid: int) -> bool:
+    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no probe (on Windows it stops the process)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def recorded_data(run_dir: str, config: TrainConfig, moved_to: str | None) -> Dataset:
