@@ -54,3 +54,16 @@ def test_no_module_level_import_cycle():
 def test_one_name_per_thing():
     assert not os.path.exists(os.path.join(PACKAGE, "evaluation"))  # scoring/ holds what scores; evaluate.py runs it
     assert os.path.isdir(os.path.join(PACKAGE, "scoring")) and os.path.isfile(os.path.join(PACKAGE, "evaluate.py"))
+
+
+def test_the_scripts_import_no_tensorflow_before_their_signal_handlers():
+    """train.py installs its SIGTERM/SIGINT handlers before TensorFlow's slow import (gan_keras.training.loop
+    imports it only inside functions), so a signal during start-up stops cleanly (tests/test_run_life.py)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, train, gan_keras.training.loop\n"
+             "print(sorted(name for name in ('tensorflow', 'keras') if name in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

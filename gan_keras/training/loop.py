@@ -30,7 +30,6 @@ from gan_keras.defaults import (CLASS_GRID_COLS, CLASSES, GRID_COLS, GRID_ROWS, 
 from gan_keras.errors import DataError, GanKerasError, UsageError
 from gan_keras.files import atomic_path, writing
 from gan_keras.images import GRID_PATTERN, grid_name, tile, to_uint8
-from gan_keras.models.training_forms import to_standard
 from gan_keras.plots import plot_losses
 from gan_keras.run_dir import (FIXED_NOISE_FILE, LOSSES_CSV, LOSSES_PLOT, RunLock, choose_run_dir, publish,
                                read_config, read_run_record, staging_dir, write_config)
@@ -510,6 +509,8 @@ class TrainingSession:
 def score_as_saved(evaluator, generator, count: int):
     """The evaluator's scores of ``generator`` computed as its saved file computes (standard layers, float32:
     under bf16 on a CPU that emulates it, about 20x faster than the training model)."""
+    from gan_keras.models.training_forms import to_standard
+
     return evaluator.score_generator(to_standard(generator), count, EVAL_NOISE_SEED)
 
 
