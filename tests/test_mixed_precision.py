@@ -57,6 +57,7 @@ def test_saved_models_compute_in_float32_with_the_trained_weights(tmp_path, prec
     discriminator = to_standard(models.discriminator)
     assert {layer.dtype_policy.name for layer in discriminator._flatten_layers()} == {"float32"}
 
+
 BF16_CPU = ["avx2", "avx512f", "avx512_bf16"]
 
 
