@@ -122,6 +122,14 @@ def test_bad_data_files_through_the_command_line(tmp_path):
         assert not (tmp_path / "run").exists()
 
 
+def test_the_finished_line_gives_the_training_rate_without_the_scoring():
+    from gan_keras.training.loop import finished_line
+
+    assert finished_line(200, 47.2, 24.2) == ("trained 200 iterations in 47.2 s "
+                                              "(8.7 it/s; 24.2 s of that scoring generators)")
+    assert finished_line(3000, 300.0, 0.0) == "trained 3,000 iterations in 300.0 s (10.0 it/s)"
+
+
 def test_debug_shows_the_traceback(tmp_path):
     result = run_script("train.py", "--data", str(tmp_path / "missing.npz"), "--debug")
     assert result.returncode == 1
@@ -145,6 +153,7 @@ def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small
                      "--save-interval", "6", "--data", small_mnist, "--out", str(run_dir), "--no-progress"],
                     capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
     assert result.returncode == 0, result.stderr
+    assert " s of that scoring generators)" in result.stdout.splitlines()[-1]  # the it/s leaves it out
     with open(run_dir / "losses.csv") as handle:
         rows = list(csv.DictReader(handle))
     scored = {int(row["iteration"]): float(row["frechet_distance"]) for row in rows if row["frechet_distance"]}

@@ -287,6 +287,7 @@ class TrainingSession:
                                   tile(to_uint8(real), rows, cols), config.sample_from)
         self.fixed_noise = self.rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
         self.first_grid = None
+        self.scoring_seconds = 0.0  # of this session's run time, spent scoring generators (not training)
         self.evaluator = None
         if config.eval_interval:
             from gan_keras.scoring.evaluator import Evaluator
@@ -434,6 +435,7 @@ class TrainingSession:
             bar.update(1)
             on_interval = iteration % config.save_interval == 0 or last
             if last:
+                bar.close()  # the pick prints, and its scoring is not training time
                 self._pick_sampled(iteration)
             if on_interval:
                 self.outputs.grid(iteration, self.fixed_noise)
@@ -459,13 +461,14 @@ class TrainingSession:
 
     def _score(self, iteration: int) -> dict[str, float]:
         """Scores of the sampled generator (and of the raw one beside an average); keeps the best."""
-        count = self.config.eval_samples
+        count, started = self.config.eval_samples, time.perf_counter()
         scores = score_as_saved(self.evaluator, self.models.sampled, count)
         values = {"frechet_distance": scores.frechet_distance, "inception_score": scores.inception_score,
                   "rarest_class_share": scores.rarest_class_share}
         if self.models.average is not None:
             raw = score_as_saved(self.evaluator, self.models.generator, count)
             values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
+        self.scoring_seconds += time.perf_counter() - started
         self.outputs.keep_if_best(iteration, scores)
         return values
 
@@ -482,8 +485,10 @@ class TrainingSession:
 
         print(f"choosing generator.keras: scoring the average and the raw G on {DEFAULT_SAMPLES:,} samples each",
               flush=True)
+        started = time.perf_counter()
         scores = {name: score_as_saved(evaluator, model, DEFAULT_SAMPLES)
                   for name, model in (("average", self.models.sampled), ("raw", self.models.generator))}
+        self.scoring_seconds += time.perf_counter() - started
         picked = self.outputs.record_pick(iteration, evaluator.version, DEFAULT_SAMPLES, {
             name: {"frechet_distance": value.frechet_distance, "inception_score": value.inception_score}
             for name, value in scores.items()})
@@ -498,12 +503,18 @@ class TrainingSession:
             return self.run_dir
         with writing(self.run_dir):
             plot_losses(os.path.join(self.run_dir, LOSSES_CSV), os.path.join(self.run_dir, LOSSES_PLOT))
-        done = iteration - start
-        print(f"trained {done:,} iterations in {elapsed:.1f} s ({done / max(elapsed, 1e-9):.1f} it/s); "
-              f"results in {self.run_dir}", flush=True)
+        print(f"{finished_line(iteration - start, elapsed, self.scoring_seconds)}; results in {self.run_dir}",
+              flush=True)
         if self.config.strategy == "multiworker":  # every worker prints it: equal digests, workers in sync
             print(f"weights sha256 {weights_digest(variable_values(self.models))}", flush=True)
         return self.run_dir
+
+
+def finished_line(iterations: int, seconds: float, scoring_seconds: float) -> str:
+    """'trained N iterations in X s (R it/s ...)': the rate leaves out the time spent scoring generators."""
+    rate = iterations / max(seconds - scoring_seconds, 1e-9)
+    scoring = f"; {scoring_seconds:.1f} s of that scoring generators" if scoring_seconds >= 0.05 else ""
+    return f"trained {iterations:,} iterations in {seconds:.1f} s ({rate:.1f} it/s{scoring})"
 
 
 def score_as_saved(evaluator, generator, count: int):
