@@ -461,16 +461,23 @@ class TrainingSession:
 
     def _score(self, iteration: int) -> dict[str, float]:
         """Scores of the sampled generator (and of the raw one beside an average); keeps the best."""
-        count, started = self.config.eval_samples, time.perf_counter()
-        scores = score_as_saved(self.evaluator, self.models.sampled, count)
+        count = self.config.eval_samples
+        scores = self._scored(self.evaluator, self.models.sampled, count)
         values = {"frechet_distance": scores.frechet_distance, "inception_score": scores.inception_score,
                   "rarest_class_share": scores.rarest_class_share}
         if self.models.average is not None:
-            raw = score_as_saved(self.evaluator, self.models.generator, count)
+            raw = self._scored(self.evaluator, self.models.generator, count)
             values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
-        self.scoring_seconds += time.perf_counter() - started
         self.outputs.keep_if_best(iteration, scores)
         return values
+
+    def _scored(self, evaluator, generator, count: int):
+        """:func:`score_as_saved`, its time counted in ``scoring_seconds`` (not training time)."""
+        started = time.perf_counter()
+        try:
+            return score_as_saved(evaluator, generator, count)
+        finally:
+            self.scoring_seconds += time.perf_counter() - started
 
     def _pick_sampled(self, iteration: int) -> None:
         """--sample-from better: generator.keras becomes whichever of the average and the raw G scores better."""
@@ -485,10 +492,8 @@ class TrainingSession:
 
         print(f"choosing generator.keras: scoring the average and the raw G on {DEFAULT_SAMPLES:,} samples each",
               flush=True)
-        started = time.perf_counter()
-        scores = {name: score_as_saved(evaluator, model, DEFAULT_SAMPLES)
+        scores = {name: self._scored(evaluator, model, DEFAULT_SAMPLES)
                   for name, model in (("average", self.models.sampled), ("raw", self.models.generator))}
-        self.scoring_seconds += time.perf_counter() - started
         picked = self.outputs.record_pick(iteration, evaluator.version, DEFAULT_SAMPLES, {
             name: {"frechet_distance": value.frechet_distance, "inception_score": value.inception_score}
             for name, value in scores.items()})
