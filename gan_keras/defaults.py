@@ -27,16 +27,41 @@ class ModelDefaults:
     beta1: float
     d_update: str
     d_loss_scale: float
+    d_dropout: float
     source: str
 
 
 MODEL_DEFAULTS = {
-    "dcgan": ModelDefaults(100, 32, 2e-4, 0.5, "separate", 1.0, "keras_dcgan_notebook.ipynb"),
-    "mlp": ModelDefaults(100, 64, 2e-4, 0.9, "joint", 1.0, "pytorch_simple_gan.md"),
-    "mlp-bn": ModelDefaults(100, 64, 2e-4, 0.5, "joint", 0.5, "pytorch_mlp_gan_and_cgan.md"),
-    "fc": ModelDefaults(64, 32, 3e-4, 0.9, "joint", 0.5, "pytorch_fc_gan_tensorboard.md"),
+    "dcgan": ModelDefaults(100, 32, 2e-4, 0.5, "separate", 1.0, 0.3, "keras_dcgan_notebook.ipynb"),
+    "mlp": ModelDefaults(100, 64, 2e-4, 0.9, "joint", 1.0, 0.0, "pytorch_simple_gan.md"),
+    "mlp-bn": ModelDefaults(100, 64, 2e-4, 0.5, "joint", 0.5, 0.0, "pytorch_mlp_gan_and_cgan.md"),
+    "fc": ModelDefaults(64, 32, 3e-4, 0.9, "joint", 0.5, 0.0, "pytorch_fc_gan_tensorboard.md"),
 }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a family's two networks are trained; each knob is also a train.py option, and None leaves
+    the model's own setting (MODEL_DEFAULTS). ``notebook`` is the seed notebook's training."""
+
+    init: str = "glorot"
+    d_dropout: float | None = None
+    d_norm: str = "none"
+    d_lr: float | None = None
+    g_lr: float | None = None
+    label_smoothing: float = 0.0
+    loss: str = "bce"
+    r1_gamma: float = 0.0
+    summary: str = "the seed notebook's training"
+
+
+RECIPES = {
+    "notebook": Recipe(),
+}
+RECIPE_KNOBS = tuple(f.name for f in dataclasses.fields(Recipe) if f.name != "summary")
 PER_MODEL = " (default: the model's own, see --model)"
+PER_RECIPE = " (default: the --recipe's)"
+PER_RECIPE_OR_LR = " (default: the --recipe's, else --lr)"
 CHECKPOINT_EVERY = 1000  # iterations between checkpoints when no interval is given
 GRIDS_PER_RUN = 25  # about this many grids when --save-interval is not given
 
@@ -57,6 +82,38 @@ class TrainConfig:
                               f"{name} {d.batch_size}/{d.latent_dim}/{d.lr:g}/{d.beta1:g}"
                               for name, d in MODEL_DEFAULTS.items()),
                   "choices": tuple(MODEL_DEFAULTS)})
+    recipe: str = dataclasses.field(
+        default="notebook",
+        metadata={"help": "how the networks train: notebook (the seed notebook: Glorot weights, Dropout 0.3 in D, "
+                          "one Adam rate, binary cross-entropy with hard labels) or a measured recipe, see "
+                          "docs/quality.md. The options --init ... --r1-gamma change one knob of it",
+                  "choices": tuple(RECIPES)})
+    init: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "weight initialisation: glorot (Keras's default, the notebook's) or normal "
+                          "(N(0, 0.02), BatchNorm scales N(1, 0.02): the DCGAN paper's)" + PER_RECIPE,
+                  "choices": ("glorot", "normal")})
+    d_dropout: float | None = dataclasses.field(
+        default=None, metadata={"help": "the DCGAN discriminator's Dropout rate; 0 leaves the layers out"
+                                        + PER_RECIPE})
+    d_norm: str | None = dataclasses.field(
+        default=None,
+        metadata={"help": "normalisation in the DCGAN's discriminator: none (the notebook's), batch (BatchNorm "
+                          "after its second convolution) or spectral (Keras's SpectralNormalization on every "
+                          "weight layer)" + PER_RECIPE, "choices": ("none", "batch", "spectral")})
+    d_lr: float | None = dataclasses.field(
+        default=None, metadata={"help": "D's Adam learning rate (two time-scale: unlike G's)" + PER_RECIPE_OR_LR})
+    g_lr: float | None = dataclasses.field(
+        default=None, metadata={"help": "G's Adam learning rate" + PER_RECIPE_OR_LR})
+    label_smoothing: float | None = dataclasses.field(
+        default=None, metadata={"help": "one-sided label smoothing: D's target for real images is 1 - S"
+                                        + PER_RECIPE})
+    loss: str | None = dataclasses.field(
+        default=None, metadata={"help": "bce (binary cross-entropy, the notebook's) or hinge" + PER_RECIPE,
+                                "choices": ("bce", "hinge")})
+    r1_gamma: float | None = dataclasses.field(
+        default=None, metadata={"help": "weight of the R1 penalty on D's gradient at real images (0: none)"
+                                        + PER_RECIPE})
     conditional: bool = dataclasses.field(
         default=False,
         metadata={"help": "condition G and D on the class label (a label embedding joined to the noise "
@@ -165,13 +222,22 @@ def config_from_namespace(namespace: object) -> TrainConfig:
 
 
 def with_model_defaults(config: TrainConfig) -> TrainConfig:
-    """Fill the settings left unset (None) from the model's row of MODEL_DEFAULTS."""
-    if config.model not in MODEL_DEFAULTS:
-        from gan_keras.errors import UsageError
+    """Fill the settings left unset (None) from the recipe (RECIPES), then the model's row of MODEL_DEFAULTS;
+    D's and G's learning rates from --lr last."""
+    from gan_keras.errors import UsageError
 
+    if config.model not in MODEL_DEFAULTS:
         raise UsageError(f"--model must be one of {', '.join(MODEL_DEFAULTS)}, got {config.model!r}")
-    for name in ("latent_dim", "batch_size", "lr", "beta1"):
+    if config.recipe not in RECIPES:
+        raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {config.recipe!r}")
+    recipe = RECIPES[config.recipe]
+    for name in RECIPE_KNOBS:
+        if getattr(config, name) is None:
+            setattr(config, name, getattr(recipe, name))
+    for name in ("latent_dim", "batch_size", "lr", "beta1", "d_dropout"):
         setattr(config, name, model_setting(config.model, name, getattr(config, name)))
+    config.d_lr = config.d_lr or config.lr
+    config.g_lr = config.g_lr or config.lr
     return config
 
 
@@ -232,8 +298,10 @@ def validate(config: TrainConfig) -> None:
         raise UsageError(f"--checkpoint-interval must be a positive number, got {config.checkpoint_interval}")
     if config.eval_interval is not None and not 1 <= config.eval_interval <= 100_000_000:
         raise UsageError(f"--eval-interval must be a positive number, got {config.eval_interval}")
-    if not 0 < config.lr < 1:
-        raise UsageError(f"--lr must be between 0 and 1, got {config.lr}")
+    for name in ("lr", "d_lr", "g_lr"):
+        if not 0 < getattr(config, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(config, name)}")
+    validate_recipe_knobs(config)
     if not 0 <= config.beta1 < 1:
         raise UsageError(f"--beta1 must be in [0, 1), got {config.beta1}")
     from gan_keras.training.distribute import check_strategy_settings
@@ -241,3 +309,18 @@ def validate(config: TrainConfig) -> None:
     check_strategy_settings(config.strategy, config.devices)
     if config.seed is not None and not 0 <= config.seed < 2**32:
         raise UsageError(f"--seed must be between 0 and 2**32 - 1, got {config.seed}")
+
+
+def validate_recipe_knobs(config: TrainConfig) -> None:
+    """Refuse recipe knobs out of range, or given to a family they do not apply to."""
+    from gan_keras.errors import UsageError
+
+    if not 0 <= config.d_dropout < 1:
+        raise UsageError(f"--d-dropout must be in [0, 1), got {config.d_dropout}")
+    if not 0 <= config.label_smoothing < 0.5:
+        raise UsageError(f"--label-smoothing must be in [0, 0.5), got {config.label_smoothing}")
+    if not 0 <= config.r1_gamma <= 1000:
+        raise UsageError(f"--r1-gamma must be between 0 and 1,000, got {config.r1_gamma}")
+    if config.model != "dcgan" and (config.d_dropout or config.d_norm != "none"):
+        raise UsageError(f"--d-dropout and --d-norm change the DCGAN's discriminator; --model {config.model} "
+                         f"has no Dropout or normalisation there")

@@ -11,12 +11,16 @@ from gan_keras.models.dcgan import build_discriminator, build_generator
 __all__ = ["build_generator", "build_discriminator", "build_pair"]
 
 
-def build_pair(model: str, latent_dim: int, classes: int | None = None,
-               dropout: float | None = None) -> tuple[keras.Model, keras.Model]:
-    """(generator, discriminator) of a family; ``dropout`` overrides the DCGAN's (tests use 0)."""
+def build_pair(model: str, latent_dim: int, classes: int | None = None, dropout: float | None = None,
+               d_norm: str = "none") -> tuple[keras.Model, keras.Model]:
+    """(generator, discriminator) of a family; ``dropout`` and ``d_norm`` change the DCGAN's D
+    (:func:`build_discriminator`), and only the DCGAN has them."""
     if model == "dcgan":
         extra = {} if dropout is None else {"dropout": dropout}
-        return build_generator(latent_dim, classes), build_discriminator(classes=classes, **extra)
+        return build_generator(latent_dim, classes), build_discriminator(classes=classes, normalization=d_norm,
+                                                                         **extra)
+    if dropout or d_norm != "none":
+        raise ValueError(f"--d-dropout and --d-norm change the DCGAN's discriminator; {model} has neither")
     builders = {
         "mlp": (mlp.build_mlp_generator, mlp.build_mlp_discriminator),
         "mlp-bn": (mlp.build_mlp_bn_generator, mlp.build_mlp_bn_discriminator),

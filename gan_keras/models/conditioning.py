@@ -49,15 +49,24 @@ def flat_discriminator_model(body: list[layers.Layer], img_shape: tuple[int, int
     return keras.Model([image, label], x, name="discriminator")
 
 
+def spectral_if(spectral: bool, layer: layers.Layer) -> layers.Layer:
+    """``layer`` wrapped in Keras's SpectralNormalization when ``spectral``, computing in the layer's dtype
+    (the wrapper casts its output to its input's: a float32 output layer stays float32)."""
+    if not spectral:
+        return layer
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_spectral", dtype=layer.dtype_policy)
+
+
 def projection_discriminator_model(features: list[layers.Layer], img_shape: tuple[int, int, int],
-                                   classes: int) -> keras.Model:
+                                   classes: int, spectral: bool = False) -> keras.Model:
     """(image, one-hot class) -> real-probability, with the class at both ends of D.
 
     At the input, as in the cGAN seed, a learned label embedding joins the image
     as one extra image-sized channel. At the output, the class also enters as a
     projection (Miyato & Koyama, "cGANs with Projection Discriminator", 2018):
     logit = dense(phi(x)) + <embed(y), phi(x)>, where phi(x) is the flattened
-    feature map. With the input channel alone, the conditional DCGAN followed its
+    feature map. ``spectral`` wraps the output's Dense layers in SpectralNormalization.
+    With the input channel alone, the conditional DCGAN followed its
     label for 75% of samples after 3,000 iterations; with the projection, 97%
     (seed 7; README has the spread over seeds).
     """
@@ -68,9 +77,10 @@ def projection_discriminator_model(features: list[layers.Layer], img_shape: tupl
     x = layers.Concatenate(name="image_and_label")([image, plane])
     for layer in features:
         x = layer(x)
-    label_direction = layers.Dense(x.shape[-1], use_bias=False, name="label_projection")(label)
+    label_direction = spectral_if(spectral, layers.Dense(x.shape[-1], use_bias=False,
+                                                         name="label_projection"))(label)
     logit = layers.Add(name="real_logit")([
-        layers.Dense(1, name="unconditional_logit")(x),
+        spectral_if(spectral, layers.Dense(1, name="unconditional_logit"))(x),
         layers.Dot(axes=1, name="label_match")([x, label_direction]),
     ])
     probability = layers.Activation("sigmoid", dtype="float32", name="real_probability")(logit)

@@ -27,13 +27,13 @@ to Python between those iterations. Both run the same iteration function.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from gan_keras.training.batches import InGraphBatches
 from gan_keras.training.gan import GanModels, with_classes
 from gan_keras.training.loss_log import LOSS_COLUMNS
+from gan_keras.training.objective import accuracy, r1_penalty
 
 
 class FastStep:
@@ -49,11 +49,9 @@ class FastStep:
         self.d_optimizer = models.discriminator.optimizer
         self.g_optimizer = models.combined.optimizer
         self.average = models.average
-        self.ones = tf.ones((batch_size, 1))
-        self.zeros = tf.zeros((batch_size, 1))
+        self.objective = models.objective
         self.both_weights = tf.fill((2 * batch_size,), 2.0 * models.d_loss_scale)
         self.batch_size = batch_size
-        self._bce = keras.losses.BinaryCrossentropy()
         self._replica_iteration = self._joint_iteration if models.d_update == "joint" else self._separate_iteration
         self._step = tf.function(self._iteration, jit_compile=jit_compile, reduce_retracing=True)
         self.batches = batches
@@ -94,34 +92,33 @@ class FastStep:
         return tf.stack([0.5 * (loss_real + loss_fake) * r, 0.5 * (acc_real + acc_fake), g_loss * r,
                          loss_real * r, loss_fake * r])
 
-    def _loss_and_accuracy(self, targets, probabilities):
-        """Keras's own binary cross-entropy (as the compiled models use) and binary accuracy."""
-        loss = self._bce(targets, probabilities)
-        accuracy = tf.reduce_mean(tf.cast(tf.cast(probabilities > 0.5, tf.float32) == targets, tf.float32))
-        return loss, accuracy
-
-    def _train_discriminator(self, inputs, targets):
+    def _train_discriminator(self, images, classes, real: bool):
+        """One Adam step of D on a whole real or fake batch; D's loss (with R1 on real images) and accuracy."""
         weights = self.discriminator.trainable_variables
+        objective, real_count = self.objective, self.batch_size if real else 0
         with tf.GradientTape() as tape:
-            loss, accuracy = self._loss_and_accuracy(targets, self.discriminator(inputs, training=True))
-            scaled = self.d_optimizer.scale_loss(loss)
+            if real and objective.r1_gamma > 0:
+                penalty, probabilities = r1_penalty(self.discriminator, images, classes, objective.r1_gamma)
+            else:
+                penalty, probabilities = 0.0, self.discriminator(with_classes(images, classes), training=True)
+            loss = objective.d_loss(probabilities, real_count)
+            scaled = self.d_optimizer.scale_loss(loss + penalty)
         self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
-        return loss, accuracy
+        return loss, accuracy(probabilities, real_count)
 
     def _train_generator(self, noise_g, classes_g):
         weights = self.generator.trainable_variables
         with tf.GradientTape() as tape:
             images = self.generator(with_classes(noise_g, classes_g), training=True)
-            judged = self.discriminator(with_classes(images, classes_g), training=True)
-            g_loss, _ = self._loss_and_accuracy(self.ones, judged)
+            g_loss = self.objective.g_loss(self.discriminator(with_classes(images, classes_g), training=True))
             scaled = self.g_optimizer.scale_loss(g_loss)
         self.g_optimizer.apply(tape.gradient(scaled, weights), weights)
         return g_loss
 
     def _separate_iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
         fake = self.generator(with_classes(noise_d, classes_d), training=False)
-        loss_real, acc_real = self._train_discriminator(with_classes(real, classes_real), self.ones)
-        loss_fake, acc_fake = self._train_discriminator(with_classes(fake, classes_d), self.zeros)
+        loss_real, acc_real = self._train_discriminator(real, classes_real, real=True)
+        loss_fake, acc_fake = self._train_discriminator(fake, classes_d, real=False)
         g_loss = self._train_generator(noise_g, classes_g)
         return self._losses(loss_real, loss_fake, acc_real, acc_fake, g_loss)
 
@@ -129,17 +126,20 @@ class FastStep:
         fake = self.generator(with_classes(noise_d, classes_d), training=True)
         both = tf.concat([real, fake], axis=0)
         classes = None if classes_real is None else tf.concat([classes_real, classes_d], axis=0)
-        weights = self.discriminator.trainable_variables
+        weights, objective, batch = self.discriminator.trainable_variables, self.objective, self.batch_size
         with tf.GradientTape() as tape:
+            penalty = 0.0
+            if objective.r1_gamma > 0:
+                penalty, _ = r1_penalty(self.discriminator, real, classes_real, objective.r1_gamma)
             probabilities = self.discriminator(with_classes(both, classes), training=True)
-            loss = self._bce(tf.concat([self.ones, self.zeros], axis=0), probabilities,
-                             sample_weight=self.both_weights)
-            scaled = self.d_optimizer.scale_loss(loss)
+            loss = objective.d_loss(probabilities, batch, sample_weight=self.both_weights)
+            scaled = self.d_optimizer.scale_loss(loss + penalty)
         self.d_optimizer.apply(tape.gradient(scaled, weights), weights)
-        loss_real, acc_real = self._loss_and_accuracy(self.ones, probabilities[:self.batch_size])
-        loss_fake, acc_fake = self._loss_and_accuracy(self.zeros, probabilities[self.batch_size:])
+        loss_real = objective.d_loss(probabilities[:batch], batch)
+        loss_fake = objective.d_loss(probabilities[batch:], 0)
         g_loss = self._train_generator(noise_g, classes_g)
-        return self._losses(loss_real, loss_fake, acc_real, acc_fake, g_loss)
+        return self._losses(loss_real, loss_fake, accuracy(probabilities[:batch], batch),
+                            accuracy(probabilities[batch:], 0), g_loss)
 
     def __call__(self, real: np.ndarray, noise_d: np.ndarray, noise_g: np.ndarray,
                  classes_real: np.ndarray | None = None, classes_d: np.ndarray | None = None,

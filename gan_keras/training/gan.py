@@ -25,9 +25,11 @@ import tensorflow as tf
 
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
+from gan_keras.models.initialization import initialize
 from gan_keras.models.training_forms import DEFAULT_FORMS, to_training_forms
 from gan_keras.training.ema import GeneratorAverage
 from gan_keras.training.fused_adam import fused_adam
+from gan_keras.training.objective import Objective
 
 
 def with_classes(inputs, classes):
@@ -38,11 +40,12 @@ def with_classes(inputs, classes):
 class GeneratorTrainer(keras.Model):
     """The combined model: scores generated images with D, updates G alone."""
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, objective: Objective = Objective(),
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
-        self.bce = keras.losses.BinaryCrossentropy()
+        self.objective = objective
 
     def call(self, inputs, training=False):
         """noise -> G -> D; a conditional pair gets [noise, class] and D sees the same class."""
@@ -52,11 +55,11 @@ class GeneratorTrainer(keras.Model):
         return self.discriminator(images, training=training)
 
     def train_step(self, data):
-        noise, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        noise, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # the target is always "real"
         with tf.GradientTape() as tape:
             # D runs in training mode (its Dropout active), as in the notebook's combined model.
             # Under tf.distribute, Keras's loss is this replica's share (slice mean / replicas).
-            loss = self.bce(target, self(noise, training=True))
+            loss = self.objective.g_loss(self(noise, training=True))
             scaled_loss = self.optimizer.scale_loss(loss)  # loss scaling under fp16; else unchanged
         generator_weights = self.generator.trainable_variables
         self.optimizer.apply(tape.gradient(scaled_loss, generator_weights), generator_weights)
@@ -64,8 +67,8 @@ class GeneratorTrainer(keras.Model):
 
     def test_step(self, data):
         """G's loss against D without an update (both in inference mode)."""
-        noise, target, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return {"loss": _slice_mean(self.bce(target, self(noise, training=False)))}
+        noise, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # the target is always "real"
+        return {"loss": _slice_mean(self.objective.g_loss(self(noise, training=False)))}
 
 
 def _slice_mean(loss):
@@ -84,6 +87,7 @@ class GanModels:
     d_update: str = "separate"
     d_loss_scale: float = 1.0
     average: GeneratorAverage | None = None
+    objective: Objective = Objective()
 
     @property
     def sampled(self) -> keras.Model:
@@ -104,7 +108,9 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
               dropout: float | None = None, mixed_precision: str = "none", model: str = "dcgan",
               classes: int | None = None, ema: float = 0.0, strategy=None,
               upsampling: str = "transposed", training_forms: tuple[str, ...] = DEFAULT_FORMS,
-              fused_adam: bool = True) -> GanModels:
+              fused_adam: bool = True, d_lr: float | None = None, g_lr: float | None = None,
+              init: str = "glorot", d_norm: str = "none", objective: Objective = Objective(),
+              seed: int | None = None) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -117,6 +123,9 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     layers); ``upsampling="subpixel"`` adds G's sub-pixel convolutions. Saved files
     hold standard layers either way. ``fused_adam``: each Adam updates through
     TensorFlow's fused kernel (:mod:`gan_keras.training.fused_adam`; False: Keras's ops).
+    ``d_lr`` and ``g_lr`` give D and G their own learning rates (default ``lr``);
+    ``init`` re-draws the weights (:mod:`gan_keras.models.initialization`, from ``seed``);
+    ``d_norm`` normalises the DCGAN's D; ``objective`` is what both steps minimise.
     Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
     default: one device); with several replicas, BatchNorm is synchronized.
     """
@@ -127,18 +136,21 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     try:
         with strategy.scope():
             generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
-                                                  dropout)
+                                                  dropout, d_norm)
+            initialize(generator, init, seed)
+            initialize(discriminator, init, None if seed is None else seed + 1)
             subpixel = ("subpixel",) if upsampling == "subpixel" else ()
             generator = to_training_forms(generator, (*training_forms, *subpixel))
             discriminator = to_training_forms(discriminator, training_forms)
-            combined = _compile(generator, discriminator, model_setting(model, "lr", lr),
-                                model_setting(model, "beta1", beta1), fused_adam)
+            lr = model_setting(model, "lr", lr)
+            combined = _compile(generator, discriminator, d_lr or lr, g_lr or lr, model_setting(model, "beta1", beta1),
+                                fused_adam, objective)
             average = GeneratorAverage(generator, ema) if ema else None
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     if strategy.num_replicas_in_sync > 1:
         synchronize_batch_norm(generator, discriminator)
-    return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale, average)
+    return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale, average, objective)
 
 
 def batch_norm_layers(*models: keras.Model) -> list:
@@ -172,12 +184,12 @@ def portable_batch_norm(model: keras.Model):
             layer.synchronized = True
 
 
-def _compile(generator: keras.Model, discriminator: keras.Model, lr: float, beta1: float,
-             fused: bool) -> GeneratorTrainer:
-    discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(lr, beta1, fused),
+def _compile(generator: keras.Model, discriminator: keras.Model, d_lr: float, g_lr: float, beta1: float,
+             fused: bool, objective: Objective) -> GeneratorTrainer:
+    discriminator.compile(loss="binary_crossentropy", optimizer=make_adam(d_lr, beta1, fused),
                           metrics=["accuracy"])
-    combined = GeneratorTrainer(generator, discriminator, name="combined")
-    combined.compile(optimizer=make_adam(lr, beta1, fused))
+    combined = GeneratorTrainer(generator, discriminator, objective, name="combined")
+    combined.compile(optimizer=make_adam(g_lr, beta1, fused))
     # Built now, on the variables each one updates, so a checkpoint can be restored into them.
     discriminator.optimizer.build(discriminator.trainable_variables)
     combined.optimizer.build(generator.trainable_variables)

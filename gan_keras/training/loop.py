@@ -254,6 +254,7 @@ class TrainingSession:
 
         from gan_keras.training.distribute import agreed_seed, make_strategy
         from gan_keras.training.gan import build_gan
+        from gan_keras.training.objective import Objective
         from gan_keras.training.outputs import RunOutputs
 
         self.strategy = make_strategy(config.strategy, config.devices)  # before TensorFlow runs any op
@@ -272,7 +273,10 @@ class TrainingSession:
         self.classes = CLASSES if config.conditional else None
         self.models = build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
                                 model=config.model, classes=self.classes, ema=config.ema, strategy=self.strategy,
-                                upsampling=config.upsampling, training_forms=training_forms_here(config))
+                                upsampling=config.upsampling, training_forms=training_forms_here(config),
+                                dropout=config.d_dropout, d_lr=config.d_lr, g_lr=config.g_lr, init=config.init,
+                                d_norm=config.d_norm, seed=config.seed, objective=Objective(
+                                    config.loss, config.label_smoothing, config.r1_gamma))
         self.batches = None  # the notebook loop's batch pipeline, once training starts
         in_graph = None if config.loop == "notebook" else InGraphBatches(
             dataset.x_train, dataset.y_train, config.seed, config.batch_size, config.latent_dim, self.classes, replicas)

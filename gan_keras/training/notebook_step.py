@@ -27,6 +27,10 @@ class NotebookStep:
     def __init__(self, models: GanModels, batch_size: int, strategy=None):
         import tensorflow as tf
 
+        if models.objective != type(models.objective)():
+            from gan_keras.errors import UsageError
+
+            raise UsageError("--loop notebook trains with the notebook's objective only, for now")
         self.models = models
         self.strategy = strategy or tf.distribute.get_strategy()
         batch_size //= self.strategy.num_replicas_in_sync  # one replica's share of the global batch

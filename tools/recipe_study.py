@@ -1,0 +1,134 @@
+"""The training-recipe study of docs/quality.md: each lever alone, then combined, over three seeds.
+
+    python tools/recipe_study.py --data mnist.npz --out study            # train every arm, seeds 7 8 9
+    python tools/recipe_study.py --data mnist.npz --out study --arms notebook,ttur-8-4 --seeds 7
+    python tools/recipe_study.py --out study --report                    # the table, from the runs on disk
+
+Every arm is one train.py command (the product's own options, nothing else), run one at a time
+for 3,000 iterations (arms with a bigger batch: the iterations that take the same wall time).
+Each finished run has scored its averaged and its raw generator on 10,000 samples with the
+shipped evaluator (the end-of-run pick, ``sampled.json``); the report gives, per arm, the
+median over seeds of the picked generator's FD (what ``generator.keras`` is), of the raw G's
+and of the average's. A run already on disk is not trained again, so the study can be
+stopped and continued. Time per iteration is measured apart, with every arm in one process
+(``--time``), since the training runs share the machine with whatever else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+ITERATIONS = 3000
+SEEDS = (7, 8, 9)
+BATCH_64_ITERATIONS = 1570  # batch 64 takes 1.92x batch 32's time per iteration (bf16, Zen 4): equal wall time
+
+# name: (what it changes, train.py options, iterations)
+ARMS = {
+    "notebook": ("the notebook's recipe", [], ITERATIONS),
+    "normal-init": ("N(0, 0.02) initialisation", ["--init", "normal"], ITERATIONS),
+    "no-dropout": ("no Dropout in D", ["--d-dropout", "0"], ITERATIONS),
+    "normal-no-dropout": ("N(0, 0.02), no Dropout in D", ["--init", "normal", "--d-dropout", "0"], ITERATIONS),
+    "spectral": ("spectral normalisation in D", ["--d-norm", "spectral"], ITERATIONS),
+    "batchnorm-d": ("BatchNorm in D", ["--d-norm", "batch"], ITERATIONS),
+    "ttur-4-2": ("two time-scale: D 4e-4, G 2e-4", ["--d-lr", "4e-4"], ITERATIONS),
+    "ttur-8-4": ("two time-scale: D 8e-4, G 4e-4", ["--d-lr", "8e-4", "--g-lr", "4e-4"], ITERATIONS),
+    "smooth-0.1": ("one-sided label smoothing, real 0.9", ["--label-smoothing", "0.1"], ITERATIONS),
+    "hinge": ("hinge loss", ["--loss", "hinge"], ITERATIONS),
+    "r1-1": ("R1 penalty, gamma 1", ["--r1-gamma", "1"], ITERATIONS),
+    "batch-64": ("batch 64 at equal wall time", ["--batch-size", "64"], BATCH_64_ITERATIONS),
+}
+
+
+def run_folder(out: str, arm: str, seed: int) -> str:
+    return os.path.join(out, f"{arm}-s{seed}")
+
+
+def train(arm: str, seed: int, data: str, out: str) -> None:
+    """One arm's run for ``seed``, unless it is on disk already; its wall time goes to study.json."""
+    folder = run_folder(out, arm, seed)
+    if os.path.exists(os.path.join(folder, "sampled.json")):
+        return
+    if os.path.exists(folder):
+        command = [sys.executable, os.path.join(ROOT, "train.py"), "--resume", folder, "--no-progress"]
+    else:
+        _, options, iterations = ARMS[arm]
+        command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", str(iterations), "--data", data,
+                   "--seed", str(seed), "--out", folder, "--save-interval", str(iterations), "--no-tensorboard",
+                   "--no-progress", *options]
+    print(f"{arm}, seed {seed}: {' '.join(command[1:])}", flush=True)
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    elapsed = time.perf_counter() - started
+    if result.returncode:
+        print(result.stdout[-2000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
+        raise SystemExit(f"{arm}, seed {seed} failed (exit {result.returncode})")
+    print("  " + result.stdout.strip().splitlines()[-1], flush=True)
+    with open(os.path.join(folder, "study.json"), "w") as handle:
+        json.dump({"arm": arm, "seed": seed, "wall_seconds": elapsed, "stdout": result.stdout}, handle, indent=1)
+
+
+def scores(out: str, arm: str, seed: int) -> dict | None:
+    """{"picked", "raw", "average": FD, "sampled": which} of a finished run, None if it is not on disk."""
+    path = os.path.join(run_folder(out, arm, seed), "sampled.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        record = json.load(handle)
+    fd = {name: values["frechet_distance"] for name, values in record["scores"].items()}
+    return {"picked": fd[record["sampled"]], "raw": fd["raw"], "average": fd["average"],
+            "sampled": record["sampled"], "evaluator": record["evaluator"], "samples": record["samples"]}
+
+
+def report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float] | None = None) -> str:
+    """A markdown table: per arm, each seed's picked FD and the medians (picked, raw, average)."""
+    lines = [f"| arm | what it changes | iterations | FD of generator.keras, seeds {', '.join(map(str, seeds))} "
+             f"| median | vs notebook | median raw G | median average | ms/it |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    baseline = None
+    for arm in arms:
+        found = [scores(out, arm, seed) for seed in seeds]
+        if not all(found):
+            continue
+        median = statistics.median(f["picked"] for f in found)
+        baseline = baseline or (median if arm == "notebook" else None)
+        ratio = f"{median / baseline:.2f}x" if baseline else "-"
+        per_seed = " / ".join(f"{f['picked']:.1f}{'' if f['sampled'] == 'raw' else 'a'}" for f in found)
+        ms = f"{timings[arm]:.1f}" if timings and arm in timings else "-"
+        lines.append(f"| {arm} | {ARMS[arm][0]} | {ARMS[arm][2]:,} | {per_seed} | {median:.1f} | {ratio} | "
+                     f"{statistics.median(f['raw'] for f in found):.1f} | "
+                     f"{statistics.median(f['average'] for f in found):.1f} | {ms} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="MNIST .npz (Keras's layout)")
+    parser.add_argument("--out", required=True, help="folder for the study's runs")
+    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated arms (default: all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--report", action="store_true", help="print the table of the runs on disk; train nothing")
+    args = parser.parse_args()
+    arms = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+    unknown = [arm for arm in arms if arm not in ARMS]
+    if unknown:
+        raise SystemExit(f"unknown arms: {', '.join(unknown)}; known: {', '.join(ARMS)}")
+    if not args.report:
+        if not args.data:
+            raise SystemExit("--data is needed to train")
+        for seed in args.seeds:  # every arm's first seed first: the direction shows early
+            for arm in arms:
+                train(arm, seed, os.path.abspath(args.data), args.out)
+    print(report(args.out, arms, args.seeds))
+
+
+if __name__ == "__main__":
+    main()
