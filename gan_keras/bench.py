@@ -14,6 +14,7 @@ timed over several repeats; the median is reported with peak resident memory.
 from __future__ import annotations
 
 import argparse
+import sys
 import os
 import platform
 import statistics
@@ -21,14 +22,14 @@ import threading
 import time
 from typing import NamedTuple
 
-from gan_keras.console import quiet_tensorflow  # noqa: E402
+from gan_keras.console import filtered_main, quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
 from gan_keras.data import load_dataset  # noqa: E402
-from gan_keras.roofline import PrecisionChoice  # noqa: E402
+from gan_keras.machine_choices import PrecisionChoice  # noqa: E402
 
 
 class PeakMemory:
@@ -139,7 +140,7 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
 
     from gan_keras.defaults import TrainConfig
     from gan_keras.training.batches import InGraphBatches, batch_stream
-    from gan_keras.training.loop import make_step
+    from gan_keras.training.steps import make_step
 
     if loop == "seed":
         x_train = np.expand_dims(images_uint8 / 127.5 - 1.0, axis=3)
@@ -176,10 +177,9 @@ class Variant(NamedTuple):
     def training_forms(self) -> tuple[str, ...]:
         """train.py's training forms on this machine less ``keras_parts``, plus ``added_forms``; none for the
         notebook as written."""
-        from gan_keras.defaults import TrainConfig
-        from gan_keras.training.loop import training_forms_here
+        from gan_keras.machine_choices import training_forms_here
 
-        forms = training_forms_here(TrainConfig(mixed_precision=self.precision))
+        forms = training_forms_here(self.precision)
         forms += tuple(f for f in self.added_forms if f not in forms)
         return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_parts)
 
@@ -226,7 +226,7 @@ def default_precision() -> PrecisionChoice:
     import tensorflow as tf
 
     from gan_keras.defaults import TrainConfig
-    from gan_keras.roofline import choose_precision
+    from gan_keras.machine_choices import choose_precision
 
     gpus = len(tf.config.list_physical_devices("GPU"))
     return choose_precision(TrainConfig.mixed_precision, gpus)
@@ -237,7 +237,7 @@ def default_upsampling() -> str:
     import tensorflow as tf
 
     from gan_keras.defaults import TrainConfig
-    from gan_keras.roofline import choose_upsampling
+    from gan_keras.machine_choices import choose_upsampling
 
     return choose_upsampling(TrainConfig.upsampling, len(tf.config.list_physical_devices("GPU")))
 
@@ -304,4 +304,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(filtered_main(main))

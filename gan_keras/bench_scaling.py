@@ -62,7 +62,7 @@ def child(args: argparse.Namespace) -> None:
     from gan_keras.data import load_dataset
     from gan_keras.training.batches import batch_stream
     from gan_keras.training.gan import batch_norm_layers, build_gan
-    from gan_keras.training.loop import make_step
+    from gan_keras.training.steps import make_step
 
     images = load_dataset("mnist", args.data).x_train
     keras.utils.set_random_seed(0)
@@ -150,4 +150,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gan_keras.console import filtered_main
+
+    sys.exit(filtered_main(main))

@@ -130,11 +130,23 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
                 argv: list[str] | None = None) -> int:
-    """Parse, run, and turn known failures into one line on stderr with exit code 1 or 2."""
-    args = parser.parse_args(argv)
-    from gan_keras.console import quiet_tensorflow
+    """Parse, run, and turn known failures into one line on stderr with exit code 1 or 2.
 
-    quiet_tensorflow(debug=args.debug)
+    Run from the command line (``argv`` None) without ``--debug``, the command runs in a child process
+    whose stderr this one filters (:mod:`gan_keras.console`): TensorFlow's known harmless lines are
+    dropped and everything else, a crash's last words included, is shown.
+    """
+    import faulthandler
+
+    from gan_keras import console
+
+    args = parser.parse_args(argv)
+    if argv is None and not args.debug:
+        status = console.run_filtered()
+        if status is not None:
+            return status
+    console.quiet_tensorflow(debug=args.debug)
+    faulthandler.enable()  # a segfault or abort prints the Python stack it happened in
     try:
         main(args)
     except GanKerasError as error:

@@ -8,6 +8,7 @@ import os
 from gan_keras.defaults import config_from_namespace, given_fields
 from gan_keras.errors import DataError, UsageError
 
+RESUME_MACHINE_SETTINGS = ("strategy", "devices", "mixed_precision", "upsampling", "training_forms")
 
 
 def keras_backend_name() -> str:
@@ -36,15 +37,19 @@ def train_command(args: argparse.Namespace) -> None:
     if args.resume is None:
         train(config_from_namespace(args), show_progress=not args.no_progress)
         return
-    changed = sorted(set(given_fields(args)) - {"epochs", "data", "strategy", "devices"})
+    given = given_fields(args)
+    changed = sorted(set(given) - {"epochs", "data", *RESUME_MACHINE_SETTINGS})
     if changed:
         raise UsageError(f"--resume continues a run with its own settings; only --epochs (a new total), "
-                         f"--data (the same data, moved) and --strategy/--devices (other hardware) may be given "
+                         f"--data (the same data, moved) and the hardware settings --"
+                         f"{', --'.join(name.replace('_', '-') for name in RESUME_MACHINE_SETTINGS)} may be given "
                          f"(got --{', --'.join(name.replace('_', '-') for name in changed)})")
     if args.devices is not None and args.strategy is None:
         raise UsageError("--devices goes with --strategy mirrored")
-    resume(args.resume, args.epochs, args.data, show_progress=not args.no_progress, strategy=args.strategy,
-           devices=args.devices)
+    machine = {name: given[name] for name in RESUME_MACHINE_SETTINGS if name in given}
+    if "strategy" in machine:
+        machine.setdefault("devices", None)
+    resume(args.resume, args.epochs, args.data, show_progress=not args.no_progress, machine=machine)
 
 
 def sample_command(args: argparse.Namespace) -> None:

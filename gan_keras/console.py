@@ -1,69 +1,158 @@
-"""A quiet console: TensorFlow's C++ log lines are hidden unless ``--debug`` is given.
+"""A quiet console that never hides why a command failed.
 
-``TF_CPP_MIN_LOG_LEVEL`` is set before TensorFlow is imported, but TensorFlow 2.21
-writes some lines before its logger reads it (the oneDNN notice, absl's "All log
-messages before absl::InitializeLog()" line) and Grappler's remapper reports, as an
-error, a fusion it declines on AVX-512 CPUs (Conv2D + BiasAdd + LeakyReLU whose
-pre-activation the LeakyReLU gradient still needs: TensorFlow's, and harmless, since
-the graph then runs unfused). So the process's stderr (file descriptor 2) passes
-through a filter that drops exactly TensorFlow's log-line format and that absl line;
-everything else, the project's own errors and tracebacks included, goes through.
+TensorFlow 2.21 writes some log lines before it reads ``TF_CPP_MIN_LOG_LEVEL`` (the
+oneDNN notice, absl's "All log messages before absl::InitializeLog()" line, the CPU
+feature notice), and Grappler's remapper reports, as an error, a fusion it declines on
+AVX-512 CPUs (TensorFlow's, and harmless: the graph then runs unfused; docs/speed.md).
+So a command runs as a child process whose stderr passes through this filter in the
+parent, which drops exactly those known lines and passes everything else, at once:
+fatal (``F``) lines, unknown errors, tracebacks, the progress bar. The filter lives in
+the parent so that nothing is lost when the child dies: an abort, a segfault or
+``os._exit`` leaves its last lines in the pipe, and the parent still reads them all.
+
+The parent forwards SIGINT and SIGTERM to the child, and the child is killed with the
+parent (``PR_SET_PDEATHSIG``), so a signal or a SIGKILL to the command's process acts as
+it would on a single process; the parent exits with the child's status (re-raising the
+child's fatal signal, so a shell still says "Aborted"). ``--debug`` shows TensorFlow's
+own lines and runs in one process; where Linux's parent-death signal is missing, so
+does every command (TensorFlow's start-up lines then show).
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
+import signal
+import subprocess
 import sys
-import threading
 
-TF_LOG_LINE = re.compile(rb"^(?:[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] |"
-                         rb"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] [\w.\-/]+:\d+\] |"
-                         rb"WARNING: All log messages before absl::InitializeLog\(\) is called|"
-                         rb"To enable the following instructions: .* rebuild TensorFlow)")
-TF_LINE_STARTS = (b"I", b"W", b"E", b"F", b"2", b"T")  # a line starting otherwise is never held back
-_installed = False
+HARMLESS_LINE = re.compile(
+    rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] "  # TensorFlow's INFO and WARNING lines
+    rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] [\w.\-/]+:\d+\] "  # the same, older format
+    rb"|E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ meta_optimizer\.cc:\d+\] remapper failed: "  # a fusion Grappler declines
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$)")
+LINE_STARTS = (b"I", b"W", b"E", b"2", b"T")  # a partial line starting otherwise is passed on at once
+CHILD_MARK = "GAN_KERAS_FILTERED_CHILD"
+PR_SET_PDEATHSIG = 1
 
 
 def quiet_tensorflow(debug: bool = False) -> None:
-    """Hide TensorFlow's log lines from this process's stderr (all of them shown with ``debug``)."""
-    global _installed
+    """Ask TensorFlow for warnings and errors only (all of its lines with ``debug``); call before importing it."""
     if debug:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if _installed or "tensorflow" in sys.modules:
-        return
-    _installed = True
+    else:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def run_filtered() -> int | None:
+    """Run this very command again as a child whose stderr passes through :func:`relay`; its exit status.
+
+    None in the child itself and where the child could not be tied to this process's life
+    (no parent-death signal): the caller then runs the command in this process.
+    """
+    if os.environ.get(CHILD_MARK) or not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:  # runs in the child before it starts Python
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    sys.stdout.flush()
     sys.stderr.flush()
-    real_stderr = os.dup(2)
-    read_end, write_end = os.pipe()
-    os.dup2(write_end, 2)
-    os.close(write_end)
-    relay = threading.Thread(target=_relay, args=(read_end, real_stderr), daemon=True)
-    relay.start()
+    environment = {**os.environ, CHILD_MARK: "1", "PYTHONUNBUFFERED": "1", **_terminal_size()}
+    child = subprocess.Popen([sys.executable, *sys.orig_argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=environment, process_group=0, preexec_fn=die_with_parent)
+    forward = lambda signum, frame: child.send_signal(signum)  # noqa: E731
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        relay({child.stderr.fileno(): sys.stderr.fileno(), child.stdout.fileno(): sys.stdout.fileno()},
+              filtered=child.stderr.fileno())
+        status = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if status < 0:  # the child died of a signal: so does this process, for the shell to report it
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+        return 128 - status
+    return status
 
-    def restore() -> None:
-        sys.stderr.flush()
-        os.dup2(real_stderr, 2)  # closes the pipe's last write end, so the relay sees its end
-        relay.join(timeout=5)
 
-    atexit.register(restore)
+def filtered_main(main) -> int:
+    """Run ``main()`` (a module's command-line entry) as :func:`run_filtered`'s child; its exit status."""
+    status = run_filtered()
+    if status is not None:
+        return status
+    quiet_tensorflow()
+    return main() or 0
 
 
-def _relay(read_end: int, real_stderr: int) -> None:
-    """Copy lines from the pipe to the real stderr, leaving out TensorFlow's log lines."""
-    pending = b""
-    with os.fdopen(read_end, "rb", buffering=0) as source:
-        while chunk := source.read(65536):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if not TF_LOG_LINE.match(line):
-                    os.write(real_stderr, line + b"\n")
-            if pending and (pending[:1] not in TF_LINE_STARTS or len(pending) > 8192):
-                os.write(real_stderr, pending)  # a progress bar redraws with \r and no newline: pass it on now
-                pending = b""
-    if pending and not TF_LOG_LINE.match(pending):
-        os.write(real_stderr, pending)
+def _terminal_size() -> dict[str, str]:
+    """COLUMNS and LINES of this process's terminal, for the child's progress bar (its stderr is a pipe)."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return {}
+    return {"COLUMNS": str(size.columns), "LINES": str(size.lines)}
+
+
+def relay(streams: dict[int, int], filtered: int) -> None:
+    """Copy each source of ``streams`` to its target until every source ends, as the data arrives (stderr
+    first when both have some, so the order of the two is kept). From ``filtered``, HARMLESS_LINE lines are
+    left out; a partial line there that cannot start one (a progress bar redrawn with \r) passes at once."""
+    import select
+
+    pending, open_sources = b"", sorted(streams, key=lambda source: source != filtered)
+    while open_sources:
+        try:
+            ready, _, _ = select.select(open_sources, [], [])
+        except InterruptedError:
+            continue
+        for source in (source for source in open_sources if source in ready):
+            chunk = _read(source)
+            if not chunk:
+                open_sources.remove(source)
+            elif source != filtered:
+                _write(streams[source], chunk)
+            else:
+                pending = _pass_lines(pending + chunk, streams[source])
+    if pending and not HARMLESS_LINE.match(pending):
+        _write(streams[filtered], pending)
+
+
+def _pass_lines(data: bytes, target: int) -> bytes:
+    """Write the whole lines of ``data`` that are not HARMLESS_LINE; returns the partial line left over."""
+    *lines, pending = data.split(b"\n")
+    for line in lines:
+        if not HARMLESS_LINE.match(line):
+            _write(target, line + b"\n")
+    if pending and (pending[:1] not in LINE_STARTS or b"\r" in pending or len(pending) > 8192):
+        _write(target, pending)
+        return b""
+    return pending
+
+
+def _read(source: int) -> bytes:
+    while True:
+        try:
+            return os.read(source, 65536)
+        except InterruptedError:
+            continue
+
+
+def _write(target: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(target, data):]
+    except OSError:
+        pass  # stderr is gone (a closed pipe): nothing more can be shown

@@ -184,6 +184,12 @@ class TrainConfig:
                           "is slow, else transposed (config.json records the choice). Saved generators hold "
                           "standard layers either way",
                   "choices": ("transposed", "subpixel", "auto")})
+    training_forms: str = dataclasses.field(
+        default="auto",
+        metadata={"help": "the layers' training forms (the same numbers as Keras's layers, faster here; saved "
+                          "models hold Keras's own either way): auto (those measured to pay on this machine; "
+                          "none on a GPU), standard (Keras's own layers only) or names, e.g. "
+                          "fused_norm,fast_dropout (config.json records the choice)"})
     eval_interval: int | None = dataclasses.field(
         default=None,
         metadata={"help": "score --eval-samples generated images every N iterations (Frechet "
@@ -214,6 +220,11 @@ GIF_FRAME_SECONDS = 0.5
 WALK_POINTS = 4
 WALK_STEPS = 12
 WALK_FRAME_SECONDS = 0.08
+
+
+def run_classes(config: TrainConfig) -> int | None:
+    """The classes a run's models are conditioned on (None: an unconditional run)."""
+    return CLASSES if config.conditional else None
 
 
 def config_from_namespace(namespace: object) -> TrainConfig:
@@ -304,6 +315,10 @@ def validate(config: TrainConfig) -> None:
     validate_recipe_knobs(config)
     if not 0 <= config.beta1 < 1:
         raise UsageError(f"--beta1 must be in [0, 1), got {config.beta1}")
+    if config.training_forms != "auto":
+        from gan_keras.machine_choices import parse_forms
+
+        parse_forms(config.training_forms)
     from gan_keras.training.distribute import check_strategy_settings
 
     check_strategy_settings(config.strategy, config.devices)

@@ -15,3 +15,7 @@ class UsageError(GanKerasError):
 
 class DataError(GanKerasError):
     """A data file that is missing, unreadable, or not images of the expected shape."""
+
+
+class TrainingDiverged(GanKerasError):
+    """A loss became NaN or infinite."""

@@ -29,17 +29,22 @@ def resolve_target(target: str) -> tuple[str, dict]:
 
 
 def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[dict]:
-    """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run."""
+    """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run, each scored
+    as its saved file computes (:func:`~gan_keras.scoring.evaluator.score_as_saved`)."""
+    from gan_keras.defaults import run_classes, validate
+    from gan_keras.machine_choices import STANDARD_LAYERS
     from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE,
                                    read_config)
     from gan_keras.sampling import load_generator
+    from gan_keras.scoring.evaluator import score_as_saved
     from gan_keras.training.checkpoints import assign_groups, list_checkpoints, read_checkpoint, variable_groups
-    from gan_keras.training.gan import build_gan
+    from gan_keras.training.gan import build_run_models
     from gan_keras.training.outputs import read_best
 
     config = read_config(run_dir)
-    models = build_gan(config.latent_dim, config.lr, config.beta1, model=config.model,
-                       classes=10 if config.conditional else None, ema=config.ema)
+    validate(config)  # fills what an older config.json leaves out
+    config.mixed_precision, config.upsampling, config.training_forms = "none", "transposed", STANDARD_LAYERS
+    models = build_run_models(config, run_classes(config))
     rows = []
     for iteration, path in list_checkpoints(run_dir):
         values, _ = read_checkpoint(path)
@@ -48,14 +53,14 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
         assign_groups(values, groups, path)
         for group, generator in (("generator_average", models.sampled), ("generator", models.generator)):
             if group in groups:
-                scores = evaluator.score_generator(generator, samples, seed)
+                scores = score_as_saved(evaluator, generator, samples, seed)
                 rows.append(_row(f"checkpoint {iteration:,}", iteration, group, scores))
     best = read_best(run_dir)
     for name, iteration in ((GENERATOR_FILE, config.epochs), (RAW_GENERATOR_FILE, config.epochs),
                             (AVERAGE_GENERATOR_FILE, config.epochs), (BEST_GENERATOR_FILE, best.get("iteration"))):
         path = os.path.join(run_dir, name)
         if os.path.isfile(path):
-            scores = evaluator.score_generator(load_generator(path), samples, seed)
+            scores = score_as_saved(evaluator, load_generator(path), samples, seed)
             rows.append(_row(name, iteration, name, scores))
     return rows
 
@@ -96,7 +101,7 @@ def plot_checkpoint_scores(rows: list[dict], out_path: str) -> None:
 
 def evaluate_command(args: argparse.Namespace) -> None:
     from gan_keras.data import load_dataset
-    from gan_keras.scoring.evaluator import Evaluator, calibration_sets
+    from gan_keras.scoring.evaluator import Evaluator, calibration_sets, score_as_saved
     from gan_keras.sampling import load_generator
 
     if not 100 <= args.samples <= 1_000_000:
@@ -132,7 +137,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
         results.update({f"{row['what']} ({row['kind']})": row for row in rows})
         generator = None
     if generator is not None:
-        scores = evaluator.score_generator(generator, args.samples, args.seed)
+        scores = score_as_saved(evaluator, generator, args.samples, args.seed)
         results[generator_path] = scores
         print(f"{generator_path}: {args.samples:,} samples")
         print(f"  {scores.line()}")

@@ -211,4 +211,6 @@ def _offline_subset() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from gan_keras.console import filtered_main
+
+    sys.exit(filtered_main(main))

@@ -11,25 +11,37 @@ from __future__ import annotations
 
 import math
 import time
-from typing import NamedTuple
 
 FLAGS_THAT_MATTER = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 MATMUL_SIZE = 2048
 
 
-def cpu_description() -> tuple[str, list[str]]:
-    """(CPU model name, the flags of FLAGS_THAT_MATTER it has) from /proc/cpuinfo."""
-    model, flags = "unknown CPU", set()
+def cpu_flags() -> set[str]:
+    """Every flag /proc/cpuinfo lists for the first CPU (empty where there is no such file)."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown CPU":
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
+                if key.strip() == "flags":
+                    return set(value.split())
     except OSError:
         pass
+    return set()
+
+
+def cpu_description() -> tuple[str, list[str]]:
+    """(CPU model name, the flags of FLAGS_THAT_MATTER it has) from /proc/cpuinfo."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                    break
+    except OSError:
+        pass
+    flags = cpu_flags()
     return model, [flag for flag in FLAGS_THAT_MATTER if flag in flags]
 
 
@@ -88,7 +100,6 @@ def matmul_rates(dtypes: tuple[str, ...], size: int, repeats: int) -> dict[str, 
 
 
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
-BF16_MIN_SPEEDUP = 1.5
 SPEEDUP_PROBE_SIZE = 1024
 SPEEDUP_PROBE_REPEATS = 20
 
@@ -143,91 +154,3 @@ def bf16_matmul_speedup(size: int = SPEEDUP_PROBE_SIZE) -> float:
     """
     rates = matmul_rates(("bfloat16", "float32"), size, repeats=SPEEDUP_PROBE_REPEATS)
     return rates["bfloat16"] / rates["float32"]
-
-
-class PrecisionChoice(NamedTuple):
-    precision: str  # the --mixed-precision to run
-    warning: str | None  # one line for stderr where the choice will run slowly
-    reason: str  # why, in a few words (train.py prints it when auto chose)
-
-
-def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
-                     onednn: bool | None = None, bf16_speedup: float | None = None) -> PrecisionChoice:
-    """The --mixed-precision to run for the one requested on this machine, a warning, and why.
-
-    ``auto`` is bf16 on a CPU-only machine whose CPU has native bf16, whose TensorFlow
-    runs oneDNN's kernels (the only ones that use it) and whose bf16 matrix products are
-    at least BF16_MIN_SPEEDUP times faster than float32 (``bf16_speedup``; when not given,
-    the first one measured on this machine, remembered_bf16_speedup: the convolutions gain
-    less than the matmul and the rest of an iteration nothing); float32 ("none") everywhere else (on GPUs fp16 is the user's
-    explicit choice). bf16 asked for where it would be emulated or slower runs, with a warning.
-    """
-    from gan_keras.runtime import onednn_enabled
-
-    flags = cpu_description()[1] if flags is None else flags
-    onednn = onednn_enabled() if onednn is None else onednn
-    if requested not in ("auto", "bf16"):
-        return PrecisionChoice(requested, None, "asked for")
-    if gpus > 0:
-        return PrecisionChoice("none" if requested == "auto" else requested, None,
-                               "a GPU runs it: fp16 or bf16 only when asked for")
-    if not (native_bf16(flags) and onednn):
-        reason = ("TensorFlow's oneDNN kernels are off (TF_ENABLE_ONEDNN_OPTS)" if native_bf16(flags)
-                  else "a CPU without AVX512_BF16 or AMX")
-        warning = (f"warning: --mixed-precision bf16 with {reason}: TensorFlow emulates bfloat16 here, "
-                   "several times slower than float32 (see the README's speed table)")
-        return PrecisionChoice("none", None, reason) if requested == "auto" else PrecisionChoice(
-            requested, warning, reason)
-    if bf16_speedup is None:
-        remembered = remembered_bf16_speedup()
-        speedup, source = remembered.value, f" ({remembered.describe()})"
-    else:
-        speedup, source = bf16_speedup, ""
-    reason = (f"bfloat16 matrix products measured at {speedup:.2f}x float32's speed{source}, "
-              f"{BF16_MIN_SPEEDUP}x needed")
-    if requested == "auto":
-        return PrecisionChoice("bf16" if speedup >= BF16_MIN_SPEEDUP else "none", None, reason)
-    if speedup < 1:
-        return PrecisionChoice(requested, (
-            f"warning: --mixed-precision bf16: this CPU's bfloat16 matrix products run at "
-            f"{speedup:.2f}x the speed of float32 here (AVX512_BF16 without AMX is not faster on "
-            "every CPU): expect training slower than in float32"), reason)
-    return PrecisionChoice(requested, None, reason)
-
-
-def choose_upsampling(requested: str, gpus: int, onednn: bool | None = None) -> str:
-    """The --upsampling to run for the one requested on this machine.
-
-    ``auto`` is ``subpixel`` on a CPU-only machine whose TensorFlow runs Eigen's kernels
-    (oneDNN off), whose transposed convolution is the slow one; ``transposed`` where
-    oneDNN's or a GPU's transposed convolution is the faster form (README, "Speed").
-    """
-    from gan_keras.runtime import onednn_enabled
-
-    if requested != "auto":
-        return requested
-    onednn = onednn_enabled() if onednn is None else onednn
-    return "subpixel" if gpus == 0 and not onednn else "transposed"
-
-
-def choose_training_forms(gpus: int, onednn: bool | None = None, precision: str = "none",
-                          flags: list[str] | None = None) -> tuple[str, ...]:
-    """The layers' training forms (:mod:`gan_keras.models.training_forms`) that pay on this machine.
-
-    Fused BatchNorm and 16-bit Dropout masks everywhere; the tap-sum ``to_image`` only on a
-    CPU-only machine whose TensorFlow runs oneDNN's kernels, whose transposed convolution to
-    one channel is the slow one: Eigen's runs it faster than the tap sum, and on GPUs it is not
-    measured. There too, the transposed convolutions' kernel gradients as matmuls under bf16
-    (``precision``, as settled) and on CPUs without AVX-512 (``flags``): oneDNN's bf16
-    kernel-gradient kernel and its AVX2 float32 one are the slower there, its AVX-512 float32
-    one the faster (README, "Speed").
-    """
-    from gan_keras.models.training_forms import DEFAULT_FORMS
-    from gan_keras.runtime import onednn_enabled
-
-    onednn = onednn_enabled() if onednn is None else onednn
-    if not (gpus == 0 and onednn):
-        return tuple(form for form in DEFAULT_FORMS if form != "tap_sum")
-    flags = cpu_description()[1] if flags is None else flags
-    slow_kernel_gradient = precision == "bf16" or "avx512f" not in flags
-    return (*DEFAULT_FORMS, "matmul_kernel_grad") if slow_kernel_gradient else DEFAULT_FORMS

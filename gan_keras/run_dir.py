@@ -15,6 +15,7 @@ import errno
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 
@@ -83,18 +84,72 @@ def _remove_dead_staging(parent: str) -> None:
     for name in os.listdir(parent):
         if name.startswith(".") and STAGING_MARK in name:
             pid = name.rsplit(STAGING_MARK, 1)[1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (another user's counts); where there is no such probe, assume it does."""
+    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no probe (on Windows it stops the process)
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # another user's process
         return True
     return True
+
+
+PARTIAL_FILE = re.compile(r"^\..*\.partial\d+\.\w+$")  # atomic_path's temporary names
+
+
+def remove_partial_files(run_dir: str) -> None:
+    """Temporary files a killed run left behind; the real files were never touched."""
+    for folder in (run_dir, os.path.join(run_dir, "checkpoints")):
+        if os.path.isdir(folder):
+            for name in os.listdir(folder):
+                if PARTIAL_FILE.match(name):
+                    os.remove(os.path.join(folder, name))
+
+
+def rewind_outputs(run_dir: str, iteration: int) -> None:
+    """Drop CSV rows and grids written after ``iteration``, so the resumed run has no duplicates."""
+    import csv
+
+    from gan_keras.images import GRID_PATTERN
+
+    csv_path = os.path.join(run_dir, LOSSES_CSV)
+    if os.path.exists(csv_path):
+        with open(csv_path, newline="") as handle:
+            rows = list(csv.reader(handle))
+        kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= iteration]
+        with atomic_path(csv_path) as partial:
+            with open(partial, "w", newline="") as handle:
+                csv.writer(handle).writerows(kept)
+    for name in os.listdir(run_dir):
+        match = GRID_PATTERN.match(name)
+        if match and int(match.group(1)) > iteration:
+            os.remove(os.path.join(run_dir, name))
+
+
+LOCK_WAIT_SECONDS = 3  # a killed writer's lock is gone once the OS has ended its process: wait that long for it
+
+
+def _lock_within(handle, seconds: float) -> None:
+    """An exclusive lock on ``handle``, waiting up to ``seconds`` for a holder to release it (BlockingIOError after)."""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class RunLock:
@@ -106,12 +161,12 @@ class RunLock:
 
     def __enter__(self) -> RunLock:
         try:
-            import fcntl
+            import fcntl  # noqa: F401 - only to know whether this platform has the lock
         except ImportError:  # not POSIX: no lock, as before
             return self
         self.handle = open(self.path, "a+")
         try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_within(self.handle, LOCK_WAIT_SECONDS)
         except BlockingIOError:
             self.handle.seek(0)
             holder = self.handle.read().strip() or "unknown"
@@ -192,3 +247,40 @@ def write_config(run_dir: str, config: TrainConfig, data_description: str, data_
     with atomic_path(os.path.join(run_dir, CONFIG_FILE)) as partial:
         with open(partial, "w") as handle:
             json.dump(record, handle, indent=2)
+
+
+def update_config(run_dir: str, config: TrainConfig) -> None:
+    """Record ``config`` as the run's arguments from now on (a resume's new --epochs, another machine's
+    settings), keeping the rest of config.json as it was."""
+    record = read_run_record(run_dir)
+    record["arguments"] = dataclasses.asdict(config)
+    with atomic_path(os.path.join(run_dir, CONFIG_FILE)) as partial:
+        with open(partial, "w") as handle:
+            json.dump(record, handle, indent=2)
+
+
+def recorded_data(run_dir: str, config: TrainConfig, moved_to: str | None):
+    """The run's data, from its recorded absolute path or ``moved_to``, refused if it changed since."""
+    from gan_keras.data import fingerprint, fingerprint_difference, load_dataset
+
+    record = read_run_record(run_dir)
+    if moved_to is not None:
+        config.data = os.path.abspath(moved_to)
+    if config.data is not None and not os.path.exists(config.data):
+        raise DataError(f"data file not found: {config.data} (the data this run was trained on); "
+                        f"pass --data with its new place")
+    dataset = load_dataset(config.dataset, config.data)
+    recorded = record.get("data_fingerprint")
+    difference = fingerprint_difference(recorded, fingerprint(dataset)) if recorded else None
+    if difference:
+        where = config.data or dataset.source
+        raise DataError(f"{where} is not the data this run was trained on: {difference}")
+    return dataset
+
+
+def note_evaluator_change(run_dir: str, evaluator, start: int) -> None:
+    """Say so when a resumed run's scores change ruler (an upgrade shipped another evaluator)."""
+    recorded = read_run_record(run_dir).get("evaluator")
+    if evaluator is not None and recorded and recorded != evaluator.version:
+        print(f"note: this run was scored with the evaluator {recorded}; from iteration {start:,} on, losses.csv "
+              f"holds scores of {evaluator.version}: compare FDs only within one evaluator", flush=True)

@@ -24,11 +24,23 @@ def prefer_onednn() -> None:
         os.environ.setdefault(ONEDNN_SWITCH, "1")
 
 
-def onednn_enabled() -> bool:
-    """Whether TensorFlow runs oneDNN's kernels in this process (its native bfloat16 comes only through them)."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own answer
+ONEDNN_DEFAULT_FLAGS = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
 
-        return bool(_pywrap_util_port.IsMklEnabled())
-    except (ImportError, AttributeError):
-        return os.environ.get(ONEDNN_SWITCH, "1").strip().lower() not in ("0", "false")
+
+def onednn_enabled() -> bool:
+    """Whether TensorFlow runs oneDNN's kernels in this process (its native bfloat16 comes only through them).
+
+    TensorFlow has no public call that says so; this follows its rule (``IsMklEnabled`` in
+    tensorflow/core/util/port.cc): ``TF_ENABLE_ONEDNN_OPTS`` when set, else on for x86-64 Linux CPUs with
+    one of ONEDNN_DEFAULT_FLAGS. ``tests/test_package.py`` checks it against TensorFlow's own answer.
+    """
+    switch = os.environ.get(ONEDNN_SWITCH, "").strip().lower()
+    if switch in ("1", "true"):
+        return True
+    if switch in ("0", "false"):
+        return False
+    if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
+        return False
+    from gan_keras.roofline import cpu_flags
+
+    return any(flag in cpu_flags() for flag in ONEDNN_DEFAULT_FLAGS)

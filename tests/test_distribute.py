@@ -226,7 +226,7 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
 def test_a_dead_workers_folder_is_removed_and_no_other(tmp_path, monkeypatch):
     import tempfile
 
-    from gan_keras.training.loop import WORKER_FOLDER_PREFIX, WORKER_PID_FILE, worker_folder
+    from gan_keras.training.distribute import WORKER_FOLDER_PREFIX, WORKER_PID_FILE, worker_folder
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

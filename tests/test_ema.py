@@ -7,7 +7,7 @@ import pytest
 
 from gan_keras.defaults import TrainConfig, auto_save_interval, resolve_intervals
 from gan_keras.training.gan import build_gan
-from gan_keras.training.loop import make_step
+from gan_keras.training.steps import make_step
 from gan_keras.sampling import one_hot
 
 

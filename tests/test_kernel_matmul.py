@@ -82,7 +82,7 @@ AVX512 = ["avx2", "avx512f", "avx512_bf16"]
 def test_chosen_for_bf16_or_avx2_where_onednn_runs_the_cpu_convolutions(gpus, onednn, precision, flags, chosen):
     """oneDNN's bf16 and AVX2 kernel-gradient kernels are the slow ones; its AVX-512 float32 one beats the
     matmuls (README)."""
-    from gan_keras.roofline import choose_training_forms
+    from gan_keras.machine_choices import choose_training_forms
 
     assert ("matmul_kernel_grad" in choose_training_forms(gpus, onednn, precision, flags)) == chosen
 

@@ -83,13 +83,13 @@ AMD_SPEEDUP, INTEL_NO_AMX_SPEEDUP = 1.9, 0.57  # bf16 / float32 matmul rates mea
 def test_precision_choice_follows_the_hardware(monkeypatch, requested, gpus, flags, onednn, speedup, chosen,
                                                warns):
     """The speedup is measured only where the flags leave the choice open (None: it must not be)."""
-    from gan_keras import roofline
+    from gan_keras import machine_choices, roofline
 
     def no_probe():
         raise AssertionError("the bf16 speed probe ran where the flags already decide")
 
     monkeypatch.setattr(roofline, "bf16_matmul_speedup", no_probe)
-    got, warning, reason = roofline.choose_precision(requested, gpus, flags, onednn, bf16_speedup=speedup)
+    got, warning, reason = machine_choices.choose_precision(requested, gpus, flags, onednn, bf16_speedup=speedup)
     assert got == chosen and reason and "\n" not in reason
     if speedup is not None and gpus == 0:
         assert f"{speedup:.2f}x" in reason  # the measured ratio: train.py prints why auto chose
@@ -157,7 +157,7 @@ def test_importing_the_package_turns_onednn_on_unless_the_user_said_otherwise(us
 def test_settle_precision_records_the_choice_and_warns_once(monkeypatch, capsys, tmp_path):
     from gan_keras import roofline, runtime
     from gan_keras.defaults import TrainConfig
-    from gan_keras.training.loop import settle_precision
+    from gan_keras.machine_choices import settle_precision
 
     monkeypatch.setenv("GAN_KERAS_CACHE", str(tmp_path / "first"))
     monkeypatch.setattr(runtime, "onednn_enabled", lambda: True)
@@ -187,7 +187,7 @@ def test_auto_settles_from_the_first_measure_on_this_machine(monkeypatch, capsys
     the first measure is kept (per machine) and read back, until the user deletes the file."""
     from gan_keras import cache, roofline, runtime
     from gan_keras.defaults import TrainConfig
-    from gan_keras.training.loop import settle_precision
+    from gan_keras.machine_choices import settle_precision
 
     monkeypatch.setenv("GAN_KERAS_CACHE", str(tmp_path))
     monkeypatch.setattr(roofline, "cpu_description", lambda: ("a bf16 CPU", BF16_CPU))

@@ -105,7 +105,9 @@ def small_config(tmp_path, small_mnist, **changes):
 
 
 def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small_mnist, monkeypatch):
-    real_make_step = loop.make_step
+    from gan_keras.training import steps
+
+    real_make_step = steps.make_step
 
     def poisoned(*args):
         step = real_make_step(*args)
@@ -117,7 +119,7 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small
         step.run = run
         return step
 
-    monkeypatch.setattr(loop, "make_step", poisoned)
+    monkeypatch.setattr(steps, "make_step", poisoned)
     with pytest.raises(GanKerasError, match="NaN or infinite at iteration 5 "):
         loop.train(small_config(tmp_path, small_mnist), show_progress=False)
     assert sorted(os.listdir(tmp_path / "run" / "checkpoints")) == ["ckpt_0000002.npz", "ckpt_0000004.npz"]

@@ -146,7 +146,7 @@ def test_training_with_subpixel_matches_transposed_and_saves_standard_layers(tmp
     ("subpixel", 0, True, "subpixel"),
 ])
 def test_upsampling_choice_follows_the_kernels_tensorflow_runs(requested, gpus, onednn, chosen):
-    from gan_keras.roofline import choose_upsampling
+    from gan_keras.machine_choices import choose_upsampling
 
     assert choose_upsampling(requested, gpus, onednn) == chosen
 
@@ -154,7 +154,7 @@ def test_upsampling_choice_follows_the_kernels_tensorflow_runs(requested, gpus, 
 def test_settle_upsampling_records_the_choice(monkeypatch, capsys):
     from gan_keras import runtime
     from gan_keras.defaults import TrainConfig
-    from gan_keras.training.loop import settle_upsampling
+    from gan_keras.machine_choices import settle_upsampling
 
     monkeypatch.setattr(runtime, "onednn_enabled", lambda: False)
     config = TrainConfig()

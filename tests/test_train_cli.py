@@ -123,7 +123,7 @@ def test_bad_data_files_through_the_command_line(tmp_path):
 
 
 def test_the_finished_line_gives_the_training_rate_without_the_scoring():
-    from gan_keras.training.loop import finished_line
+    from gan_keras.training.progress import finished_line
 
     assert finished_line(200, 47.2, 24.2) == ("trained 200 iterations in 47.2 s "
                                               "(8.7 it/s; 24.2 s of that scoring generators)")
@@ -196,7 +196,7 @@ def test_a_training_run_prints_no_tensorflow_log_lines_or_warnings(trained_run):
 def test_tensorboard_events(trained_run):
     import tensorflow as tf
 
-    from gan_keras.training.tensorboard_log import TENSORBOARD_DIR, read_scalars
+    from gan_keras.training.tensorboard_log import TENSORBOARD_DIR, Event, read_scalars
 
     scalars = read_scalars(trained_run)
     assert [step for step, tag, _ in scalars if tag == "d_loss"] == [2, 4, 6]
@@ -205,7 +205,7 @@ def test_tensorboard_events(trained_run):
     folder = os.path.join(trained_run, TENSORBOARD_DIR)
     for name in os.listdir(folder):
         for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
-            event = tf.compat.v1.Event.FromString(record.numpy())
+            event = Event.FromString(record.numpy())
             images += [(event.step, value.tag) for value in event.summary.value
                        if value.metadata.plugin_data.plugin_name == "images"]
     assert sorted(images) == sorted((step, tag) for step in (0, 3, 6)

@@ -14,13 +14,14 @@ TensorFlow's default runs independent ops side by side on the two cores.
 from __future__ import annotations
 
 import argparse
+import sys
 import collections
 import glob
 import os
 import tempfile
 import time
 
-from gan_keras.console import quiet_tensorflow
+from gan_keras.console import filtered_main, quiet_tensorflow
 
 quiet_tensorflow()
 
@@ -129,11 +130,12 @@ def main(argv: list[str] | None = None) -> None:
     from gan_keras.data import load_dataset
     from gan_keras.training.batches import InGraphBatches
     from gan_keras.training.gan import build_gan
-    from gan_keras.training.loop import make_step, training_forms_here
+    from gan_keras.machine_choices import training_forms_here
+    from gan_keras.training.steps import make_step
 
     images = load_dataset("mnist", args.data).x_train
     keras.utils.set_random_seed(0)
-    forms = training_forms_here(TrainConfig(mixed_precision=args.precision))  # train.py's, on this machine
+    forms = training_forms_here(args.precision)  # train.py's, on this machine
     models = build_gan(mixed_precision=args.precision, ema=TrainConfig.ema, training_forms=forms)
     batches = InGraphBatches(images, np.zeros(len(images), np.int64), 0, args.batch_size, 100, None)
     step = make_step("fast", models, args.batch_size, batches=batches)
@@ -148,4 +150,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(filtered_main(main))

@@ -29,12 +29,11 @@ class FusedBatchNormalization(layers.BatchNormalization):
         if not (mask is None and self._fusable(inputs)):
             return super().call(inputs, training=training, mask=mask)
         if not (training and self.trainable):  # Keras normalizes with the moving averages here
-            outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                inputs, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
-                epsilon=self.epsilon, data_format="NHWC", is_training=False)
+            outputs, _, _ = _fused_batch_norm(inputs, self.gamma, self.beta, self.moving_mean, self.moving_variance,
+                                              self.epsilon, is_training=False)
             return tf.cast(outputs, self.compute_dtype)
-        outputs, mean, unbiased_variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, self.gamma, self.beta, epsilon=self.epsilon, data_format="NHWC", is_training=True)
+        outputs, mean, unbiased_variance = _fused_batch_norm(inputs, self.gamma, self.beta, None, None, self.epsilon,
+                                                             is_training=True)
         count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), "float32")
         variance = unbiased_variance * (count - 1.0) / count  # Keras averages the biased batch variance
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
@@ -46,3 +45,15 @@ class FusedBatchNormalization(layers.BatchNormalization):
         return (len(inputs.shape) == 4 and self.axis in (-1, 3) and self.center and self.scale
                 and not self.renorm and not self.synchronized
                 and inputs.dtype in (tf.float32, tf.bfloat16, tf.float16))
+
+
+def _fused_batch_norm(inputs, scale, offset, mean, variance, epsilon: float, is_training: bool):
+    """TensorFlow's ``FusedBatchNormV3`` on NHWC ``inputs``: (output, batch or given mean, batch variance
+    (unbiased) or given variance). ``mean`` and ``variance`` are None in training (the batch's are used)."""
+    empty = tf.constant([], tf.float32)
+    outputs = tf.raw_ops.FusedBatchNormV3(
+        x=inputs, scale=tf.convert_to_tensor(scale), offset=tf.convert_to_tensor(offset),
+        mean=empty if mean is None else tf.convert_to_tensor(mean),
+        variance=empty if variance is None else tf.convert_to_tensor(variance),
+        epsilon=epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=is_training)
+    return outputs.y, outputs.batch_mean, outputs.batch_variance

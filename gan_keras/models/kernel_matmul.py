@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gan_keras.models.conv_output import add_bias_and_activate
+from gan_keras.models.transposed import add_bias_and_activate, conv_transpose
 from gan_keras.models.subpixel import has_subpixel_geometry
 
 
@@ -55,19 +55,7 @@ def kernel_gradient(inputs, upstream):
 
 def conv2d_transpose_matmul_kernel_gradient(inputs, kernel):
     """``keras.ops.conv_transpose(inputs, kernel, strides=2, padding="same")``, the kernel's gradient as matmuls."""
-
-    @tf.custom_gradient
-    def forward(x, k):
-        def gradients(upstream):
-            input_gradient = tf.nn.conv2d(upstream, k, strides=2, padding="SAME")
-            if None in x.shape[1:] or None in upstream.shape[1:]:  # the products need static sizes
-                return input_gradient, tf.raw_ops.Conv2DBackpropFilter(
-                    input=upstream, filter_sizes=tf.shape(k), out_backprop=x, strides=[1, 2, 2, 1], padding="SAME")
-            return input_gradient, kernel_gradient(x, upstream)
-
-        return keras.ops.conv_transpose(x, k, strides=2, padding="same"), gradients
-
-    return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+    return conv_transpose(inputs, kernel, 2, kernel_gradient=kernel_gradient)
 
 
 @keras.saving.register_keras_serializable(package="gan_keras")

@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gan_keras.models.conv_output import add_bias_and_activate
+from gan_keras.models.transposed import add_bias_and_activate, conv_transpose
 
 # Kernel taps (rows or columns) of an even and an odd output phase, in input order (i - 1, i).
 PHASE_TAPS = {0: [2, 0], 1: [1]}
@@ -34,19 +34,7 @@ def subpixel_conv2d_transpose(inputs, kernel):
     (a stride-2 convolution of the upstream gradient, and its filter gradient), which
     are regular convolutions already, and faster than the sub-pixel form's.
     """
-
-    @tf.custom_gradient
-    def forward(x, k):
-        def gradients(upstream):
-            strides = [1, 2, 2, 1]
-            input_gradient = tf.nn.conv2d(upstream, k, strides=strides, padding="SAME")
-            kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(input=upstream, filter_sizes=tf.shape(k),
-                                                              out_backprop=x, strides=strides, padding="SAME")
-            return input_gradient, kernel_gradient
-
-        return _phases(x, k), gradients
-
-    return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+    return conv_transpose(inputs, kernel, 2, forward=_phases)
 
 
 def _phases(inputs, kernel):

@@ -17,25 +17,14 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gan_keras.models.conv_output import add_bias_and_activate
+from gan_keras.models.transposed import add_bias_and_activate, conv_transpose
 
 MAX_FILTERS = 4  # images: 1 or 3 channels; with many filters the transposed convolution is efficient
 
 
 def tap_sum_conv2d_transpose(inputs, kernel):
     """``conv_transpose(inputs, kernel, strides=1, padding="same")`` for an odd-sized Keras kernel (kh, kw, out, in)."""
-
-    @tf.custom_gradient
-    def forward(x, k):
-        def gradients(upstream):
-            input_gradient = tf.nn.conv2d(upstream, k, strides=1, padding="SAME")
-            kernel_gradient = tf.raw_ops.Conv2DBackpropFilter(input=upstream, filter_sizes=tf.shape(k),
-                                                              out_backprop=x, strides=[1, 1, 1, 1], padding="SAME")
-            return input_gradient, kernel_gradient
-
-        return _shifted_sum(x, k), gradients
-
-    return forward(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
+    return conv_transpose(inputs, kernel, 1, forward=_shifted_sum)
 
 
 def _shifted_sum(inputs, kernel):

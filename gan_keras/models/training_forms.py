@@ -25,12 +25,13 @@ from gan_keras.models.fused_norm import FusedBatchNormalization
 from gan_keras.models.kernel_matmul import MatmulKernelGradConv2DTranspose
 from gan_keras.models.subpixel import SubpixelConv2DTranspose, has_subpixel_geometry
 from gan_keras.models.tap_sum import TapSumConv2DTranspose, has_tap_sum_geometry
+from gan_keras.models.walk import nested_layers
 
 FORMS = {"subpixel": SubpixelConv2DTranspose, "matmul_kernel_grad": MatmulKernelGradConv2DTranspose,
          "tap_sum": TapSumConv2DTranspose, "fused_norm": FusedBatchNormalization, "fast_dropout": FastDropout}
 TRAINING_FORMS = tuple(FORMS.values())
 DEFAULT_FORMS = ("tap_sum", "fused_norm", "fast_dropout")  # subpixel where --upsampling asks for it;
-# matmul_kernel_grad where it pays (roofline.choose_training_forms)
+# matmul_kernel_grad where it pays (machine_choices.choose_training_forms)
 
 
 def eligible_forms(layer) -> tuple[str, ...]:
@@ -88,7 +89,7 @@ def _swapped(model: keras.Model, form, dtype: str | None = None) -> keras.Model:
     """A clone of ``model`` where each layer for which ``form`` gives a class is rebuilt as that class from
     its config (with ``dtype`` as its dtype policy, if given), holding the same variables (weights and seed
     states); ``model`` itself when nothing would change."""
-    layers_within = list(model._flatten_layers())  # noqa: SLF001 - nested models too
+    layers_within = [model, *nested_layers(model)]
     if not any(form(layer) for layer in layers_within) and (
             dtype is None or all(layer.dtype_policy.name == dtype for layer in layers_within)):
         return model

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 
 STRATEGIES = ("default", "mirrored", "multiworker")
+WORKER_FOLDER_PREFIX, WORKER_PID_FILE = "gan_keras_worker_", "pid"
 
 
 def tf_config() -> dict:
@@ -49,6 +52,43 @@ def is_chief(strategy_name: str) -> bool:
     if "chief" in config.get("cluster", {}):
         return task.get("type") == "chief"
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def worker_folder() -> str:
+    """Where a non-chief worker writes what the chief writes to the run folder (removed at the end).
+
+    A killed worker cannot remove its own, so each records its process id and the next
+    worker started on the machine removes those of dead processes.
+    """
+    remove_dead_workers_folders()
+    folder = tempfile.mkdtemp(prefix=WORKER_FOLDER_PREFIX)
+    with open(os.path.join(folder, WORKER_PID_FILE), "w") as handle:
+        handle.write(str(os.getpid()))
+    return os.path.join(folder, "run")
+
+
+def remove_worker_folder(run_dir: str) -> None:
+    """Remove the temporary folder :func:`worker_folder` made for ``run_dir``."""
+    shutil.rmtree(os.path.dirname(run_dir), ignore_errors=True)
+
+
+def remove_dead_workers_folders() -> None:
+    """Remove the temporary folders of workers whose process no longer runs (those with no
+    readable process id are left alone: one may be a folder a worker is creating now)."""
+    from gan_keras.run_dir import process_alive
+
+    parent = tempfile.gettempdir()
+    for name in os.listdir(parent):
+        folder = os.path.join(parent, name)
+        if not name.startswith(WORKER_FOLDER_PREFIX) or not os.path.isdir(folder):
+            continue
+        try:
+            with open(os.path.join(folder, WORKER_PID_FILE)) as handle:
+                pid = int(handle.read())
+        except (OSError, ValueError):
+            continue
+        if not process_alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_strategy_settings(strategy_name: str, devices: str | None) -> None:

@@ -39,8 +39,7 @@ from gan_keras.training.objective import accuracy, r1_penalty
 class FastStep:
     """Call with (real, noise_d, noise_g[, classes...]) batches; returns the notebook step's losses."""
 
-    def __init__(self, models: GanModels, batch_size: int, jit_compile: bool = False, strategy=None,
-                 batches: InGraphBatches | None = None):
+    def __init__(self, models: GanModels, batch_size: int, strategy=None, batches: InGraphBatches | None = None):
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = float(self.strategy.num_replicas_in_sync)
         batch_size //= self.strategy.num_replicas_in_sync  # from here on: one replica's slice of the global batch
@@ -53,9 +52,9 @@ class FastStep:
         self.both_weights = tf.fill((2 * batch_size,), 2.0 * models.d_loss_scale)
         self.batch_size = batch_size
         self._replica_iteration = self._joint_iteration if models.d_update == "joint" else self._separate_iteration
-        self._step = tf.function(self._iteration, jit_compile=jit_compile, reduce_retracing=True)
+        self._step = tf.function(self._iteration, reduce_retracing=True)
         self.batches = batches
-        self._run = tf.function(self._iterations, jit_compile=jit_compile)
+        self._run = tf.function(self._iterations)
 
     def _iteration(self, real, noise_d, noise_g, classes_real, classes_d, classes_g):
         """Every replica's iteration on its slice, the mean of their losses, then G's average."""

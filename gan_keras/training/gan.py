@@ -26,6 +26,7 @@ import tensorflow as tf
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.models import build_pair
 from gan_keras.models.initialization import initialize
+from gan_keras.models.walk import nested_layers
 from gan_keras.models.training_forms import DEFAULT_FORMS, to_training_forms
 from gan_keras.training.ema import GeneratorAverage
 from gan_keras.training.fused_adam import fused_adam
@@ -153,8 +154,20 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     return GanModels(generator, discriminator, combined, own.d_update, own.d_loss_scale, average, objective)
 
 
+def build_run_models(config, classes: int | None, strategy=None) -> GanModels:
+    """The models of a run as its settled ``TrainConfig`` describes them (train.py, resume, evaluate)."""
+    from gan_keras.machine_choices import parse_forms
+
+    return build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
+                     model=config.model, classes=classes, ema=config.ema, strategy=strategy,
+                     upsampling=config.upsampling, training_forms=parse_forms(config.training_forms),
+                     dropout=config.d_dropout, d_lr=config.d_lr, g_lr=config.g_lr, init=config.init,
+                     d_norm=config.d_norm, seed=config.seed,
+                     objective=Objective(config.loss, config.label_smoothing, config.r1_gamma))
+
+
 def batch_norm_layers(*models: keras.Model) -> list:
-    return [layer for model in models for layer in model._flatten_layers()  # noqa: SLF001 - nested models too
+    return [layer for model in models for layer in nested_layers(model)
             if isinstance(layer, keras.layers.BatchNormalization)]
 
 

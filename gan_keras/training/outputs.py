@@ -17,17 +17,19 @@ import os
 
 import numpy as np
 
-from gan_keras.files import atomic_path
+from gan_keras.defaults import CLASS_GRID_COLS, GRID_COLS, GRID_ROWS
+from gan_keras.files import atomic_path, writing
 from gan_keras.images import grid_name, save_png, tile, to_uint8
+from gan_keras.plots import plot_losses
 from gan_keras.models.training_forms import to_standard
 from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, BEST_RECORD_FILE, DISCRIMINATOR_FILE,
-                               GENERATOR_FILE, RAW_GENERATOR_FILE, SAMPLED_RECORD_FILE)
+                               GENERATOR_FILE, LOSSES_CSV, LOSSES_PLOT, RAW_GENERATOR_FILE, SAMPLED_RECORD_FILE)
 from gan_keras.sampling import run_generator
 from gan_keras.training.gan import GanModels, portable_batch_norm
 
 
 class RunOutputs:
-    """Writes one run's files; ``board`` (TensorBoard) is attached once the folder is in place."""
+    """Writes one run's files."""
 
     def __init__(self, run_dir: str, models: GanModels, rows: int, cols: int,
                  fixed_classes: np.ndarray | None, real_grid: np.ndarray, sample_from: str = "average"):
@@ -35,7 +37,6 @@ class RunOutputs:
         self.rows, self.cols = rows, cols
         self.fixed_classes, self.real_grid = fixed_classes, real_grid
         self.sample_from = sample_from
-        self.board = None
         self.best = read_record(run_dir, BEST_RECORD_FILE)
         self.picked = read_record(run_dir, SAMPLED_RECORD_FILE).get("sampled")  # "average" or "raw"
 
@@ -65,12 +66,10 @@ class RunOutputs:
         return os.path.join(self.run_dir, name)
 
     def grid(self, iteration: int, fixed_noise: np.ndarray) -> np.ndarray:
-        """Write the fixed-noise grid of the sampled generator (and, to TensorBoard, a real grid beside it)."""
+        """Write the fixed-noise grid of the sampled generator; returns it."""
         samples = run_generator(self.sampled(), fixed_noise, self.fixed_classes)
         grid = tile(to_uint8(samples), self.rows, self.cols)
         save_png(grid, self.path(grid_name(iteration)))
-        if self.board:
-            self.board.grids(iteration, grid, self.real_grid)
         return grid
 
     def model_files(self) -> dict[str, object]:
@@ -112,6 +111,40 @@ class RunOutputs:
         self._write_record(BEST_RECORD_FILE, record)
         self.best = record
         return True
+
+
+    def plot_losses(self) -> None:
+        """losses.png from losses.csv."""
+        with writing(self.run_dir):
+            plot_losses(self.path(LOSSES_CSV), self.path(LOSSES_PLOT))
+
+    def missing_final_files(self, iteration: int) -> list[str]:
+        """The files a run finished at ``iteration`` should hold but does not (a kill after its last step)."""
+        return [name for name in [grid_name(iteration), *self.model_files(), LOSSES_PLOT]
+                if not os.path.exists(self.path(name))]
+
+    def rewrite(self, missing: list[str], iteration: int, fixed_noise: np.ndarray) -> None:
+        """Write again the final files named in ``missing`` (:meth:`missing_final_files`)."""
+        with writing(self.run_dir):
+            if grid_name(iteration) in missing:
+                self.grid(iteration, fixed_noise)
+            self.save_models(only=missing)
+        if LOSSES_PLOT in missing:
+            self.plot_losses()
+
+
+def grid_shape(classes: int | None) -> tuple[int, int]:
+    """(rows, cols) of a run's grids: 5x5 as in the notebook, or one row per class."""
+    return (classes, CLASS_GRID_COLS) if classes else (GRID_ROWS, GRID_COLS)
+
+
+def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) -> np.ndarray:
+    """Training images for the real grid: a fixed random choice, or ``cols`` of each class per row."""
+    rng = np.random.default_rng(0)
+    if not by_class:
+        return rng.choice(len(labels), rows * cols)
+    return np.concatenate([rng.choice(np.flatnonzero(labels == row), cols) if np.any(labels == row)
+                           else rng.choice(len(labels), cols) for row in range(rows)])
 
 
 def read_best(run_dir: str) -> dict:

@@ -1,7 +1,7 @@
 """TensorBoard logs of a run: scalars at every CSV row, generated and real grids at every save.
 
-Events are flushed at every checkpoint, so after a crash the logs hold at least
-everything up to the checkpoint; :func:`rewind` then drops what came after it, so
+Events are flushed as they are written, so after a crash the logs hold at least
+everything up to the last checkpoint; :func:`rewind` then drops what came after it, so
 a resumed run continues the curves with no gap and no duplicate.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from tensorboard.compat.proto.event_pb2 import Event  # the event record's protocol buffer, from tensorboard itself
 
 from gan_keras.files import atomic_path
 
@@ -57,7 +58,7 @@ def rewind(run_dir: str, iteration: int) -> None:
         kept = []
         try:
             for record in tf.data.TFRecordDataset(path):
-                event = tf.compat.v1.Event.FromString(record.numpy())
+                event = Event.FromString(record.numpy())
                 if not event.HasField("summary") or event.step <= iteration:
                     kept.append(record.numpy())
         except tf.errors.DataLossError:
@@ -71,14 +72,13 @@ def rewind(run_dir: str, iteration: int) -> None:
 def read_scalars(run_dir: str) -> list[tuple[int, str, float]]:
     """(step, tag, value) of every scalar in the run's event files, in file order."""
     import tensorflow as tf
-    from tensorflow.python.framework import tensor_util
 
     folder = os.path.join(run_dir, TENSORBOARD_DIR)
     found = []
     for name in sorted(os.listdir(folder)):
         for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
-            event = tf.compat.v1.Event.FromString(record.numpy())
+            event = Event.FromString(record.numpy())
             for value in event.summary.value:
                 if value.metadata.plugin_data.plugin_name == "scalars":
-                    found.append((event.step, value.tag, float(tensor_util.MakeNdarray(value.tensor))))
+                    found.append((event.step, value.tag, float(tf.make_ndarray(value.tensor))))
     return found

@@ -1,0 +1,207 @@
+"""What a run does on a cadence, as hooks: the loop trains, and after each iteration asks every hook.
+
+A hook is due every ``interval`` iterations, at the run's last iteration (``at_last``)
+and at an early stop (``at_stop``); the loop calls the due ones in the order
+:func:`run_hooks` registers them, with a :class:`Moment` they share (the log row and
+grid written at this iteration, for the hooks after). The loop compiles as many
+iterations per call as it can before the next iteration some hook is due at, so a new
+periodic output is one new class here and one line in :func:`run_hooks`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from gan_keras.training.progress import format_values
+
+EVAL_NOISE_SEED = 1234  # a run's scorings draw their own noise, so scoring never changes training
+
+
+@dataclass
+class Moment:
+    """One iteration, as the hooks see it."""
+
+    iteration: int
+    last: bool  # the run's last iteration
+    stopping: bool  # a stop was asked for: the run leaves after this iteration
+    row: dict | None = None  # the losses.csv row written at this iteration, if any
+    grid: np.ndarray | None = None  # the grid drawn at this iteration, if any
+
+
+class Hook:
+    """Something a run does every ``interval`` iterations (None: never on a cadence)."""
+
+    interval: int | None = None
+    at_last = True
+    at_stop = False
+
+    def due(self, moment: Moment) -> bool:
+        return (bool(self.interval) and moment.iteration % self.interval == 0) or (
+            self.at_last and moment.last) or (self.at_stop and moment.stopping)
+
+    def __call__(self, moment: Moment) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """The run's training ended (or failed): release what the hook holds."""
+
+
+class Scoring(Hook):
+    """--eval-interval: score the sampled generator (and the raw one beside an average) into the next
+    log row, and keep the best snapshot as generator_best.keras."""
+
+    def __init__(self, session, interval: int):
+        self.session, self.interval = session, interval
+
+    def __call__(self, moment: Moment) -> None:
+        session = self.session
+        count = session.config.eval_samples
+        scores = session.score(session.models.sampled, count)
+        values = {"frechet_distance": scores.frechet_distance, "inception_score": scores.inception_score,
+                  "rarest_class_share": scores.rarest_class_share}
+        if session.models.average is not None:
+            raw = session.score(session.models.generator, count)
+            values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
+        session.log.scores = values
+        session.outputs.keep_if_best(moment.iteration, scores)
+
+
+class LogRow(Hook):
+    """--log-interval: the mean losses (and fresh scores) as a row of losses.csv and in the progress bar."""
+
+    def __init__(self, session, interval: int):
+        self.session, self.interval = session, interval
+
+    def due(self, moment: Moment) -> bool:
+        return super().due(moment) or bool(self.session.log.scores)
+
+    def __call__(self, moment: Moment) -> None:
+        log = self.session.log
+        moment.row = log.flush(moment.iteration)
+        self.session.bar.set_postfix_str(format_values(moment.row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
+                                         refresh=False)
+
+
+class Pick(Hook):
+    """--sample-from better, at the last iteration: generator.keras becomes whichever of the average and the
+    raw G scores better on 10,000 samples by the shipped evaluator."""
+
+    interval = None
+
+    def __init__(self, session):
+        self.session = session
+
+    def __call__(self, moment: Moment) -> None:
+        from gan_keras.scoring.evaluator import DEFAULT_SAMPLES, shipped_evaluator
+
+        session = self.session
+        session.bar.close()  # the pick prints, and its scoring is not training time
+        evaluator = session.evaluator or shipped_evaluator(session.dataset)
+        if evaluator is None:
+            print("no shipped evaluator knows this data: generator.keras is the averaged generator", flush=True)
+            return
+        print(f"choosing generator.keras: scoring the average and the raw G on {DEFAULT_SAMPLES:,} samples each",
+              flush=True)
+        models = session.models
+        scores = {name: session.score(model, DEFAULT_SAMPLES, evaluator)
+                  for name, model in (("average", models.sampled), ("raw", models.generator))}
+        picked = session.outputs.record_pick(moment.iteration, evaluator.version, DEFAULT_SAMPLES, {
+            name: {"frechet_distance": value.frechet_distance, "inception_score": value.inception_score}
+            for name, value in scores.items()})
+        print(f"generator.keras is the {picked} generator (FD of the average {scores['average'].frechet_distance:.2f}, "
+              f"of the raw G {scores['raw'].frechet_distance:.2f}; {evaluator.version}, {DEFAULT_SAMPLES:,} samples)",
+              flush=True)
+
+
+class Grid(Hook):
+    """--save-interval: the fixed-noise grid of the sampled generator."""
+
+    def __init__(self, session, interval: int):
+        self.session, self.interval = session, interval
+
+    def __call__(self, moment: Moment) -> None:
+        moment.grid = self.session.outputs.grid(moment.iteration, self.session.fixed_noise)
+
+
+class ModelSave(Hook):
+    """--save-interval (and an early stop): generator.keras and the other saved models."""
+
+    at_stop = True
+
+    def __init__(self, session, interval: int):
+        self.session, self.interval = session, interval
+
+    def __call__(self, moment: Moment) -> None:
+        self.session.outputs.save_models()
+
+
+class TensorBoard(Hook):
+    """Every log row's values and every grid (beside a grid of real images) to RUN/tensorboard, flushed at
+    once, so the logs on disk always reach at least the last checkpoint."""
+
+    interval, at_last = None, False
+
+    def __init__(self, session, writer):
+        self.writer, self.real_grid = writer, session.outputs.real_grid
+        if session.first_grid is not None:  # a new run: its grid 0 was drawn before the folder had its name
+            writer.grids(0, session.first_grid, self.real_grid)
+
+    def due(self, moment: Moment) -> bool:
+        return moment.row is not None or moment.grid is not None
+
+    def __call__(self, moment: Moment) -> None:
+        if moment.row is not None:
+            self.writer.scalars(moment.iteration, moment.row)
+        if moment.grid is not None:
+            self.writer.grids(moment.iteration, moment.grid, self.real_grid)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Checkpoint(Hook):
+    """--checkpoint-interval (and an early stop): everything --resume needs."""
+
+    at_stop = True
+
+    def __init__(self, session, interval: int):
+        self.session, self.interval = session, interval
+
+    def __call__(self, moment: Moment) -> None:
+        self.session.checkpoint(moment.iteration, self.session.log.pending)
+
+
+def run_hooks(session) -> list[Hook]:
+    """The hooks of ``session``'s run, in the order they are called at an iteration."""
+    config = session.config
+    hooks: list[Hook] = []
+    if session.evaluator is not None:
+        hooks.append(Scoring(session, config.eval_interval))
+    hooks.append(LogRow(session, config.log_interval))
+    if config.sample_from == "better" and session.models.average is not None and config.strategy != "multiworker":
+        hooks.append(Pick(session))
+    hooks += [Grid(session, config.save_interval), ModelSave(session, config.save_interval)]
+    if not config.no_tensorboard:
+        from gan_keras.training.tensorboard_log import TensorBoardLog
+
+        hooks.append(TensorBoard(session, TensorBoardLog(session.run_dir)))
+    hooks.append(Checkpoint(session, config.checkpoint_interval))
+    return hooks
+
+
+class ScoringClock:
+    """Counts the seconds a run spends scoring generators, which its finished line leaves out of its rate."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __enter__(self):
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds += time.perf_counter() - self._started

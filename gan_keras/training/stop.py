@@ -1,0 +1,36 @@
+"""SIGINT and SIGTERM as a request to stop: the run finishes what is under way, checkpoints and leaves.
+
+The handlers are installed before anything slow (TensorFlow's import included), so a
+signal at any moment of a run's life is a clean stop with exit 0. A second signal while
+the first is still being honoured falls back to the default action (the process ends),
+so a run that cannot stop cleanly can still be interrupted.
+"""
+
+from __future__ import annotations
+
+import signal
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """Records SIGINT/SIGTERM so the run can finish what is under way, checkpoint and leave."""
+
+    def __init__(self):
+        self.requested, self.signal_name = False, ""
+        self._previous = {}
+
+    def __enter__(self) -> StopRequest:
+        self._previous = {sig: signal.signal(sig, self._handle) for sig in SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        self.requested, self.signal_name = True, signal.Signals(signum).name
+
+    def request(self, reason: str) -> None:
+        """Stop for ``reason`` (another worker's signal, say) as a signal would."""
+        self.requested, self.signal_name = True, reason
