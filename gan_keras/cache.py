@@ -30,16 +30,28 @@ def measurements_path() -> str:
     return os.path.join(cache_folder(), MEASUREMENTS_FILE)
 
 
-class Remembered:
-    """A measured value and where it came from."""
+def not_writable(path: str, error: OSError) -> str:
+    """Why ``path`` in the cache folder could not be written, in words that name the cache and how to move it."""
+    folder = cache_folder()
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        reason = f"{folder} is a file, not a folder"
+    else:
+        reason = error.strerror or str(error)
+    return (f"cannot write {path} ({reason}); the cache folder is {folder}: set GAN_KERAS_CACHE to a writable "
+            f"folder to keep it")
 
-    def __init__(self, value: float, measured_on: str, fresh: bool, path: str | None):
+
+class Remembered:
+    """A measured value and where it came from (``problem``: why it could not be kept)."""
+
+    def __init__(self, value: float, measured_on: str, fresh: bool, path: str | None, problem: str = ""):
         self.value, self.measured_on, self.fresh, self.path = value, measured_on, fresh, path
+        self.problem = problem
 
     def describe(self) -> str:
         """A few words for a log line: measured now, or when, and where it is kept."""
         if self.path is None:
-            return "measured now (not kept: the cache folder cannot be written)"
+            return f"measured now, not kept: {self.problem}"
         return (f"measured now, kept in {self.path}" if self.fresh
                 else f"measured on {self.measured_on}, kept in {self.path}")
 
@@ -50,7 +62,7 @@ def remember(name: str, machine: str, measure: Callable[[], float]) -> Remembere
     ``machine`` is a key for the hardware and software the value depends on: a home folder
     shared by machines of several kinds keeps one value per kind. Processes starting together
     measure once between them (a lock on the file); a cache folder that cannot be written, or
-    a file that is not ours to read, only costs a new measurement.
+    a file that is not ours to read (garbage), only costs a new measurement, kept in memory and said why.
     """
     path = measurements_path()
     try:
@@ -64,8 +76,8 @@ def remember(name: str, machine: str, measure: Callable[[], float]) -> Remembere
             entries[f"{name} on {machine}"] = {"value": value, "measured_on": time.strftime("%Y-%m-%d")}
             _write(path, entries)
             return Remembered(value, time.strftime("%Y-%m-%d"), True, path)
-    except OSError:
-        return Remembered(float(measure()), time.strftime("%Y-%m-%d"), True, None)
+    except OSError as error:
+        return Remembered(float(measure()), time.strftime("%Y-%m-%d"), True, None, not_writable(path, error))
 
 
 def _read(path: str) -> dict:

@@ -8,7 +8,8 @@ import os
 from gan_keras.defaults import config_from_namespace, given_fields
 from gan_keras.errors import DataError, UsageError
 
-RESUME_MACHINE_SETTINGS = ("strategy", "devices", "mixed_precision", "upsampling", "training_forms")
+RESUME_MACHINE_SETTINGS = ("strategy", "devices", "cluster_timeout", "mixed_precision", "upsampling",
+                           "training_forms")
 
 
 def keras_backend_name() -> str:

@@ -10,7 +10,7 @@ fatal (``F``) lines, unknown errors, tracebacks, the progress bar. The filter li
 the parent so that nothing is lost when the child dies: an abort, a segfault or
 ``os._exit`` leaves its last lines in the pipe, and the parent still reads them all.
 
-The parent forwards SIGINT and SIGTERM to the child, and the child is killed with the
+The parent forwards SIGINT and SIGTERM to the child's process group, and the child is killed with the
 parent (``PR_SET_PDEATHSIG``), so a signal or a SIGKILL to the command's process acts as
 it would on a single process; the parent exits with the child's status (re-raising the
 child's fatal signal, so a shell still says "Aborted"). ``--debug`` shows TensorFlow's
@@ -30,6 +30,12 @@ HARMLESS_LINE = re.compile(
     rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] "  # TensorFlow's INFO and WARNING lines
     rb"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IW] [\w.\-/]+:\d+\] "  # the same, older format
     rb"|E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ meta_optimizer\.cc:\d+\] remapper failed: "  # a fusion Grappler declines
+    # a collective aborted because another worker ended: the run reports it in its own line (the error raised
+    # in Python carries the same text), so its log lines and their gRPC details are left out
+    rb"|E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ (?:ring_alg|base_collective_executor)\.cc:\d+\] "
+    rb"(?:Aborting RingReduce|BaseCollectiveExecutor::StartAbort) "
+    rb"|Additional GRPC error information from remote target /job:\w+/replica:\d+/task:\d+ while calling "
+    rb"|:UNKNOWN:Error received from peer  ?\{grpc_message:"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
     rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$)")
 LINE_STARTS = (b"I", b"W", b"E", b"2", b"T")  # a partial line starting otherwise is passed on at once
@@ -72,7 +78,7 @@ def run_filtered() -> int | None:
     environment = {**os.environ, CHILD_MARK: "1", "PYTHONUNBUFFERED": "1", **_terminal_size()}
     child = subprocess.Popen([sys.executable, *sys.orig_argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              env=environment, process_group=0, preexec_fn=die_with_parent)
-    forward = lambda signum, frame: child.send_signal(signum)  # noqa: E731
+    forward = lambda signum, frame: _signal_group(child.pid, signum)  # noqa: E731
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         relay({child.stderr.fileno(): sys.stderr.fileno(), child.stdout.fileno(): sys.stdout.fileno()},
@@ -95,6 +101,14 @@ def filtered_main(main) -> int:
         return status
     quiet_tensorflow()
     return main() or 0
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    """``signum`` to the child's process group: the child and what it started (a watchdog, say)."""
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def _terminal_size() -> dict[str, str]:

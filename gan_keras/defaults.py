@@ -165,6 +165,11 @@ class TrainConfig:
                           "(or --devices); multiworker: MultiWorkerMirroredStrategy over the cluster in "
                           "TF_CONFIG. --batch-size is the global batch, split over the replicas",
                   "choices": ("default", "mirrored", "multiworker")})
+    cluster_timeout: float = dataclasses.field(
+        default=300,
+        metadata={"help": "--strategy multiworker: seconds to wait for every worker of TF_CONFIG at start-up, "
+                          "and for any one all-reduce, before the run ends with a line naming the missing "
+                          "workers"})
     devices: str | None = dataclasses.field(
         default=None,
         metadata={"help": "the devices of --strategy mirrored, e.g. GPU:0,GPU:1, or CPU:0,CPU:1 to split "
@@ -303,6 +308,8 @@ def validate(config: TrainConfig) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}, got {value}")
     if config.save_interval is not None and not 1 <= config.save_interval <= 100_000_000:
         raise UsageError(f"--save-interval must be between 1 and 100,000,000, got {config.save_interval}")
+    if not 1 <= config.cluster_timeout <= 86_400:
+        raise UsageError(f"--cluster-timeout must be between 1 and 86,400 seconds, got {config.cluster_timeout}")
     if not (config.ema == 0 or 0.5 <= config.ema < 1):
         raise UsageError(f"--ema must be 0 (off) or a decay in [0.5, 1), got {config.ema}")
     if config.checkpoint_interval is not None and not 1 <= config.checkpoint_interval <= 100_000_000:

@@ -115,10 +115,11 @@ def save_animation(frames: list[np.ndarray], out_path: str, seconds_per_frame: f
     if captions is not None:
         frames = [caption(frame, text) for frame, text in zip(frames, captions)]
     with atomic_path(out_path) as partial:
-        if extension == ".gif":
-            iio.imwrite(partial, np.stack(frames), extension=".gif", duration=round(seconds_per_frame * 1000),
-                        loop=0)
-        else:
+        with open(partial, "wb") as handle:  # a folder that cannot be written fails here, in one clear line
+            if extension == ".gif":  # encoded in memory: imageio's writer never holds the file
+                handle.write(iio.imwrite("<bytes>", np.stack(frames), extension=".gif",
+                                         duration=round(seconds_per_frame * 1000), loop=0))
+        if extension == ".mp4":
             _write_mp4(partial, frames, seconds_per_frame)
     return len(frames)
 

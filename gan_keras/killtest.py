@@ -20,6 +20,7 @@ import argparse
 import csv
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,9 +169,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-pause", type=float, default=3.0, help="longest random wait before a kill (s)")
     parser.add_argument("--startup-kills", type=int, default=4, help="new runs killed during start-up")
+    parser.add_argument("--keep", action="store_true", help="keep the runs' temporary folder (and say where)")
     args = parser.parse_args(argv)
-    run_dir = os.path.join(tempfile.mkdtemp(prefix="killtest-"), "run")
-    data = args.data or _offline_subset()
+    folder = tempfile.mkdtemp(prefix="killtest-")
+    try:
+        return kill_and_report(args, folder)
+    finally:
+        if args.keep:
+            print(f"the runs are kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def kill_and_report(args: argparse.Namespace, folder: str) -> int:
+    """The kill rounds, the final check and the edge kills, printed; 0 when everything held."""
+    run_dir = os.path.join(folder, "run")
+    data = args.data or _offline_subset(folder)
     rounds, final = run_kill_test(run_dir, data, args.kills, args.epochs, args.interval, args.batch_size,
                                   max_pause=args.max_pause)
     print(f"{len(rounds)} SIGKILLs of a {args.epochs}-iteration run, checkpoint interval {args.interval}:")
@@ -198,14 +212,14 @@ def edge_kills(folder: str, data: str, count: int, seed: int = 0) -> list[EdgeKi
     return edges
 
 
-def _offline_subset() -> str:
+def _offline_subset(folder: str) -> str:
     """The shipped MNIST subset as a temporary .npz, for machines without the full data."""
     import numpy as np
 
     from gan_keras.data import load_dataset
 
     dataset = load_dataset("mnist")
-    path = os.path.join(tempfile.mkdtemp(prefix="killtest-data-"), "mnist.npz")
+    path = os.path.join(folder, "mnist.npz")
     np.savez(path, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test, y_test=dataset.y_test)
     return path
 

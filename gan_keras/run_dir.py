@@ -47,7 +47,9 @@ def choose_run_dir(out: str | None) -> str:
         while os.path.exists(out):
             suffix += 1
             out = os.path.join(RUNS_ROOT, f"{stamp}-{suffix}")
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"{out} is a file, not a folder; --out names the run folder to create")
+    if os.path.isdir(out) and os.listdir(out):
         raise UsageError(f"{out} already exists and is not empty; choose another --out "
                          f"(earlier runs are never overwritten)")
     parent = os.path.dirname(os.path.abspath(out))

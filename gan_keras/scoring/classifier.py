@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gan_keras.cache import cache_folder
+from gan_keras.cache import cache_folder, not_writable
 from gan_keras.errors import GanKerasError
 from gan_keras.files import atomic_path
 
@@ -151,11 +151,11 @@ def shipped_for(fingerprint: str) -> ShippedClassifier | None:
 def load_shipped(entry: ShippedClassifier, classes: int = 10):
     """The shipped classifier, refused in one line if its file does not match the recorded SHA-256."""
     if not os.path.isfile(entry.path):
-        raise EvaluatorError(f"the shipped evaluator {entry.path} is missing: reinstall gan_keras")
+        raise EvaluatorError(f"the shipped evaluator {entry.path} is missing: reinstall gan_keras (pip install --force-reinstall gan_keras, or git checkout the file in a clone)")
     actual = file_sha256(entry.path)
     if actual != entry.weights_sha256:
         raise EvaluatorError(f"{entry.path} does not match its recorded SHA-256 ({actual[:12]}... instead of "
-                             f"{entry.weights_sha256[:12]}...): refusing a changed evaluator; reinstall gan_keras")
+                             f"{entry.weights_sha256[:12]}...): refusing a changed evaluator; reinstall gan_keras (pip install --force-reinstall gan_keras, or git checkout the file in a clone)")
     model = build_classifier(classes)
     model.load_weights(entry.path)
     return model
@@ -193,9 +193,13 @@ def load_classifier(x_train: np.ndarray, y_train: np.ndarray, train_if_missing: 
         print(f"training the evaluation classifier {version} on {len(x_train):,} images ({epochs} epochs); "
               f"it is cached in {path}", flush=True)
     model = train_classifier(x_train, y_train, epochs, verbose=verbose)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with atomic_path(path) as partial:
-        model.save(partial)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_path(path) as partial:
+            model.save(partial)
+    except OSError as error:  # the work is done: keep it for this process, and say why it is not cached
+        print(f"warning: the evaluation classifier {version} was not cached: {not_writable(path, error)}; "
+              f"this process uses it from memory", file=sys.stderr, flush=True)
     return LoadedClassifier(model, version, "trained now")
 
 

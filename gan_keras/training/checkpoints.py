@@ -158,6 +158,10 @@ def restore_latest(run_dir: str, models, rng: np.random.Generator) -> dict:
 
 def read_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """(arrays by key, record) of one checkpoint file; refuses the old positional format."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not a checkpoint: not an .npz archive (damaged, cut short, or another file)")
     with np.load(path, allow_pickle=False) as archive:
         record = json.loads(str(archive["record"]))
         values = {key: archive[key] for key in archive.files}

@@ -51,7 +51,19 @@ def is_chief(strategy_name: str) -> bool:
     task = config.get("task", {})
     if "chief" in config.get("cluster", {}):
         return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    return task.get("type") == "worker" and task_index(config) == 0
+
+
+def task_index(config: dict) -> int:
+    """This task's index in ``TF_CONFIG`` (refused in one line when it is no number)."""
+    from gan_keras.errors import UsageError
+
+    index = config.get("task", {}).get("index", 0)
+    try:
+        return int(index)
+    except (TypeError, ValueError):
+        raise UsageError(f'TF_CONFIG\'s "task" has "index": {index!r}; it must be a number (this task\'s '
+                         f'place in its list of the cluster)') from None
 
 
 def worker_folder() -> str:
@@ -103,7 +115,9 @@ def check_strategy_settings(strategy_name: str, devices: str | None) -> None:
         config = tf_config()
         if not config:
             raise UsageError("--strategy multiworker reads the cluster from TF_CONFIG, which is not set "
-                             "(see README, 'Scaling out')")
+                             "(docs/scaling.md); to go on with a multi-worker run in this one process, "
+                             "resume it with --strategy default")
+        task_index(config)
     if devices is not None:
         device_names(devices)
 
@@ -121,12 +135,19 @@ def device_names(devices: str) -> list[str]:
     return [f"/{name}" for name in names]
 
 
-def make_strategy(strategy_name: str, devices: str | None = None):
-    """The ``tf.distribute.Strategy`` for ``--strategy``; call before TensorFlow runs any op."""
+def make_strategy(strategy_name: str, devices: str | None = None, cluster_timeout: float = 300):
+    """The ``tf.distribute.Strategy`` for ``--strategy``; call before TensorFlow runs any op.
+
+    ``multiworker`` waits for every worker of ``TF_CONFIG`` at most ``cluster_timeout`` seconds
+    (:class:`ClusterWait`), and a collective that has not completed in that time fails, so a dead
+    peer ends the run instead of hanging it.
+    """
     import tensorflow as tf
 
     if strategy_name == "multiworker":
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=cluster_timeout)
+        with ClusterWait(cluster_timeout):
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
         _restore_sigterm_handler()
         return strategy
     if strategy_name == "mirrored":
@@ -135,6 +156,86 @@ def make_strategy(strategy_name: str, devices: str | None = None):
             split_cpu(len(names))
         return tf.distribute.MirroredStrategy(devices=names)
     return tf.distribute.get_strategy()
+
+
+def peers() -> list[tuple[str, int, str]]:
+    """(task type, index, address) of every other task in ``TF_CONFIG``'s cluster."""
+    config = tf_config()
+    me = config.get("task", {})
+    return [(kind, index, address) for kind, addresses in config.get("cluster", {}).items()
+            for index, address in enumerate(addresses)
+            if not (kind == me.get("type") and index == task_index(config))]
+
+
+def unreachable_peers() -> list[str]:
+    """"worker 1 at host:port" for every other task whose address accepts no connection now."""
+    import socket
+
+    missing = []
+    for kind, index, address in peers():
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
+                pass
+        except (OSError, ValueError):
+            missing.append(f"{kind} {index} at {address}")
+    return missing
+
+
+class ClusterWait:
+    """Bounds TensorFlow's wait for the cluster, which no Python code can interrupt: TensorFlow holds the
+    interpreter there, so neither a signal handler nor a thread of this process runs until it returns.
+
+    While it waits, SIGINT takes its default action (the process ends at once), and a watchdog process
+    in this process's group (:mod:`gan_keras.training.cluster_watch`) ends it with SIGINT after ``timeout``
+    seconds or on a SIGINT or SIGTERM to the group, in one line naming the workers that never came.
+    Nothing has been trained or written by then.
+    """
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+
+    def __enter__(self) -> ClusterWait:
+        import signal
+        import subprocess
+        import sys
+
+        from gan_keras.training.stop import SIGNALS
+
+        self.previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in SIGNALS}
+        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-m", "gan_keras.training.cluster_watch", str(os.getpid()), str(self.timeout),
+             os.path.basename(sys.argv[0])], stdin=subprocess.PIPE, env=environment)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        from gan_keras.training.cluster_watch import DONE
+
+        for sig, handler in self.previous.items():  # first, so that a stop from now on is the run's own
+            signal.signal(sig, handler)
+        self.watchdog.stdin.write(DONE)
+        self.watchdog.stdin.close()  # the wait is over: the watchdog leaves quietly
+        self.watchdog.wait()
+
+
+def peer_failure(error: Exception, where: str) -> Exception | None:
+    """One clear error for a collective that failed because another worker stopped (None for other errors)."""
+    import tensorflow as tf
+
+    from gan_keras.errors import GanKerasError
+
+    if not isinstance(error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                              tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError)):
+        return None
+    missing = unreachable_peers()
+    who = ", ".join(missing) if missing else "another worker (still reachable, but it left the all-reduce)"
+    return GanKerasError(f"{who} stopped; this worker stops too. Resume all workers with: python train.py "
+                         f"--resume {where} (from its last checkpoint)")
 
 
 def _restore_sigterm_handler() -> None:

@@ -31,7 +31,7 @@ from gan_keras.images import tile, to_uint8
 from gan_keras.run_dir import (FIXED_NOISE_FILE, LOSSES_CSV, RunLock, choose_run_dir, note_evaluator_change, publish,
                                read_config, recorded_data, remove_partial_files, rewind_outputs, staging_dir,
                                update_config, write_config)
-from gan_keras.training.distribute import any_worker, is_chief, remove_worker_folder, worker_folder
+from gan_keras.training.distribute import any_worker, is_chief, peer_failure, remove_worker_folder, worker_folder
 from gan_keras.training.stop import StopRequest
 
 MAX_ITERATIONS_PER_CALL = 50  # the fast step's iterations per compiled call, at most (see _call_end)
@@ -121,7 +121,7 @@ class TrainingSession:
         from gan_keras.training.distribute import agreed_seed, make_strategy
         from gan_keras.training.hooks import ScoringClock
 
-        self.strategy = make_strategy(config.strategy, config.devices)  # before TensorFlow runs any op
+        self.strategy = make_strategy(config.strategy, config.devices, config.cluster_timeout)  # before any op
         replicas = self.strategy.num_replicas_in_sync
         if config.batch_size % replicas:
             raise UsageError(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas "
@@ -272,6 +272,11 @@ class TrainingSession:
                     with writing(self.run_dir):
                         for hook in (hook for hook in hooks if hook.due(moment)):
                             hook(moment)
+        except Exception as error:  # noqa: BLE001 - a peer's end becomes one line; anything else goes on up
+            failure = peer_failure(error, self._where()) if config.strategy == "multiworker" else None
+            if failure is None:
+                raise
+            raise failure from None
         finally:
             self.bar.close()
             self.log.close()
@@ -328,11 +333,16 @@ class TrainingSession:
             stop.request("another worker's signal")
         return stop.requested
 
+    def _where(self) -> str:
+        """The run folder, as a worker that does not write it knows it (its --out)."""
+        if is_chief(self.config.strategy):
+            return self.run_dir
+        return self.config.out or "the chief's run folder"
+
     def _finish(self, start: int, iteration: int, elapsed: float, stop: StopRequest) -> str:
         from gan_keras.training.progress import finished_line
 
-        chief = is_chief(self.config.strategy)
-        where = self.run_dir if chief else self.config.out or "the chief's run folder"
+        chief, where = is_chief(self.config.strategy), self._where()
         if stop.requested and iteration < self.config.epochs:
             print(f"stopped by {stop.signal_name} at iteration {iteration:,}; checkpoint and generator saved. "
                   f"Continue with: python train.py --resume {where}"
