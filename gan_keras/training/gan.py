@@ -30,7 +30,7 @@ from gan_keras.models.walk import nested_layers
 from gan_keras.models.training_forms import DEFAULT_FORMS, to_training_forms
 from gan_keras.training.ema import GeneratorAverage
 from gan_keras.training.fused_adam import fused_adam
-from gan_keras.training.objective import Objective
+from gan_keras.training.objective import Objective, accuracy, r1_penalty
 
 
 def with_classes(inputs, classes):
@@ -70,6 +70,44 @@ class GeneratorTrainer(keras.Model):
         """G's loss against D without an update (both in inference mode)."""
         noise, _, _ = keras.utils.unpack_x_y_sample_weight(data)  # the target is always "real"
         return {"loss": _slice_mean(self.objective.g_loss(self(noise, training=False)))}
+
+
+class DiscriminatorTrainer(keras.Model):
+    """D's ``train_on_batch`` under a recipe's objective (hinge, label smoothing, R1), which Keras's compiled
+    binary cross-entropy cannot express. It updates D's own variables with D's own optimizer; the first
+    ``real_count`` images of each batch are real (all, none, or a joint batch's first half), and R1, when the
+    objective has it, penalises D's gradient at them. The notebook's objective keeps D's compiled
+    ``train_on_batch`` itself (:class:`~gan_keras.training.notebook_step.NotebookStep`)."""
+
+    def __init__(self, discriminator: keras.Model, objective: Objective, real_count: int, **kwargs):
+        super().__init__(**kwargs)
+        self.discriminator, self.objective, self.real_count = discriminator, objective, real_count
+
+    def call(self, inputs, training=False):
+        return self.discriminator(inputs, training=training)
+
+    def train_step(self, data):
+        inputs, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        images, classes = (inputs, None) if not isinstance(inputs, (list, tuple)) else inputs
+        weights = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            if self.real_count and self.objective.r1_gamma > 0:
+                penalty, probabilities = r1_penalty(self.discriminator, images, classes, self.objective.r1_gamma,
+                                                    self.real_count)
+            else:
+                penalty, probabilities = 0.0, self(inputs, training=True)
+            loss = self.objective.d_loss(probabilities, self.real_count, sample_weight)
+            scaled_loss = self.optimizer.scale_loss(loss + penalty)
+        self.optimizer.apply(tape.gradient(scaled_loss, weights), weights)
+        return self._logs(loss, probabilities)
+
+    def test_step(self, data):
+        inputs, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        probabilities = self(inputs, training=False)
+        return self._logs(self.objective.d_loss(probabilities, self.real_count, sample_weight), probabilities)
+
+    def _logs(self, loss, probabilities):
+        return {"loss": _slice_mean(loss), "accuracy": accuracy(probabilities, self.real_count)}
 
 
 def _slice_mean(loss):

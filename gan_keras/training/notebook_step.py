@@ -27,10 +27,6 @@ class NotebookStep:
     def __init__(self, models: GanModels, batch_size: int, strategy=None):
         import tensorflow as tf
 
-        if models.objective != type(models.objective)():
-            from gan_keras.errors import UsageError
-
-            raise UsageError("--loop notebook trains with the notebook's objective only, for now")
         self.models = models
         self.strategy = strategy or tf.distribute.get_strategy()
         batch_size //= self.strategy.num_replicas_in_sync  # one replica's share of the global batch
@@ -40,8 +36,9 @@ class NotebookStep:
         self.zeros = np.zeros((batch_size, 1), dtype=np.float32)
         self.both_targets = np.concatenate([self.ones, self.zeros])
         self.both_weights = np.full(2 * batch_size, 2.0 * models.d_loss_scale, dtype=np.float32)
+        self.d_real, self.d_fake, self.d_joint = self._discriminator_trainers(batch_size)
         if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            for model in (models.discriminator, models.combined):
+            for model in {models.discriminator, models.combined, self.d_real, self.d_fake, self.d_joint}:
                 model.train_step, model.test_step = _as_vectors(model.train_step), _as_vectors(model.test_step)
         if self.strategy.num_replicas_in_sync > 1:
             self._build_compiled_state(batch_size)
@@ -53,9 +50,8 @@ class NotebookStep:
             on_real, on_fake = self._joint_discriminator_step(real, noise_d, classes_real, classes_d)
         else:
             fake = self._generate[False](with_classes(noise_d, classes_d))
-            discriminator = self.models.discriminator
-            on_real = discriminator.train_on_batch(with_classes(real, classes_real), self.ones, return_dict=True)
-            on_fake = discriminator.train_on_batch(with_classes(fake, classes_d), self.zeros, return_dict=True)
+            on_real = self.d_real.train_on_batch(with_classes(real, classes_real), self.ones, return_dict=True)
+            on_fake = self.d_fake.train_on_batch(with_classes(fake, classes_d), self.zeros, return_dict=True)
         on_noise = self.models.combined.train_on_batch(with_classes(noise_g, classes_g), self.ones,
                                                        return_dict=True)
         if self.models.average is not None:
@@ -71,18 +67,33 @@ class NotebookStep:
 
     def _joint_discriminator_step(self, real, noise_d, classes_real, classes_d):
         """One D update on real and fake together; returns D's loss and accuracy on each half before it."""
-        discriminator = self.models.discriminator
         fake = self._generate[True](with_classes(noise_d, classes_d))
         real_in, fake_in = with_classes(real, classes_real), with_classes(fake, classes_d)
         # The joint families' discriminators have no Dropout or BatchNorm, so these
         # inference-mode figures are the ones the update below starts from.
-        on_real = discriminator.test_on_batch(real_in, self.ones, return_dict=True)
-        on_fake = discriminator.test_on_batch(fake_in, self.zeros, return_dict=True)
+        on_real = self.d_real.test_on_batch(real_in, self.ones, return_dict=True)
+        on_fake = self.d_fake.test_on_batch(fake_in, self.zeros, return_dict=True)
         both = self._concatenate(real, fake)
         classes = None if classes_real is None else self._concatenate(classes_real, classes_d)
-        discriminator.train_on_batch(with_classes(both, classes), self.both_targets,
-                                     sample_weight=self.both_weights)
+        self.d_joint.train_on_batch(with_classes(both, classes), self.both_targets, sample_weight=self.both_weights)
         return on_real, on_fake
+
+    def _discriminator_trainers(self, batch_size: int) -> tuple:
+        """What D's ``train_on_batch`` runs on: real, fake and joint batches. Under the notebook's objective D
+        itself, compiled with binary cross-entropy (the targets say real or fake); under another, a
+        :class:`~gan_keras.training.gan.DiscriminatorTrainer` for each, sharing D and its optimizer."""
+        discriminator = self.models.discriminator
+        if not self.models.objective.needs_custom_d_step and not self.models.objective.label_smoothing:
+            return discriminator, discriminator, discriminator
+        from gan_keras.training.gan import DiscriminatorTrainer
+
+        trainers = []
+        with self.strategy.scope():
+            for real_count, name in ((batch_size, "d_real"), (0, "d_fake"), (batch_size, "d_joint")):
+                trainer = DiscriminatorTrainer(discriminator, self.models.objective, real_count, name=name)
+                trainer.compile(optimizer=discriminator.optimizer)
+                trainers.append(trainer)
+        return tuple(trainers)
 
     def _build_compiled_state(self, batch_size: int) -> None:
         """Let Keras build D's compiled loss and metrics, and the combined model, from plain tensors.
@@ -95,7 +106,8 @@ class NotebookStep:
         class_input = None if classes is None else np.zeros((batch_size, classes), np.float32)
         noise = np.zeros((batch_size, models.generator.inputs[0].shape[-1]), np.float32)
         images = np.zeros((batch_size, *models.discriminator.inputs[0].shape[1:]), np.float32)
-        models.discriminator.test_on_batch(with_classes(images, class_input), self.ones)
+        for trainer in {models.discriminator, self.d_real, self.d_fake, self.d_joint}:
+            trainer.test_on_batch(with_classes(images, class_input), self.ones)
         models.combined.test_on_batch(with_classes(noise, class_input), self.ones)
 
     def _concatenate(self, first, second):

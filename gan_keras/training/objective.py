@@ -61,7 +61,7 @@ class Objective:
     def g_loss(self, probabilities):
         """G's loss from D's probabilities on its images."""
         if self.loss == "hinge":
-            return -tf.reduce_mean(logit(probabilities))
+            return -_mean(logit(probabilities))
         return _BCE(tf.ones_like(probabilities), probabilities)
 
 
@@ -74,11 +74,20 @@ def accuracy(probabilities, real_count):
 _BCE = keras.losses.BinaryCrossentropy()  # Keras's own, as a model compiled with "binary_crossentropy" computes it
 
 
+class _BatchMean(keras.losses.Loss):
+    """Per-example values reduced as Keras reduces a loss: the batch mean, and under ``tf.distribute`` this
+    replica's share of it (slice mean / replicas), as for the cross-entropy, so gradients sum right."""
+
+    def call(self, y_true, y_pred):
+        return y_pred
+
+
+_MEAN = _BatchMean(name="batch_mean")
+
+
 def _mean(values, sample_weight=None):
-    values = tf.reshape(values, [-1])
-    if sample_weight is None:
-        return tf.reduce_mean(values)
-    return tf.reduce_mean(values * tf.cast(sample_weight, values.dtype))
+    values = tf.reshape(tf.cast(values, tf.float32), [-1])
+    return _MEAN(tf.zeros_like(values), values, sample_weight=sample_weight)
 
 
 def logit(probabilities):
@@ -88,13 +97,17 @@ def logit(probabilities):
     return tf.math.log(p) - tf.math.log1p(-p)
 
 
-def r1_penalty(discriminator, images, classes, gamma: float):
-    """``gamma / 2`` times the mean over the batch of ``||d logit(D(x)) / dx||^2`` (Mescheder et al. 2018),
-    and D's probabilities on ``images`` from the same (training-mode) pass."""
+def r1_penalty(discriminator, images, classes, gamma: float, real_count=None):
+    """``gamma / 2`` times the mean over the real images of ``||d logit(D(x)) / dx||^2`` (Mescheder et al.
+    2018), and D's probabilities on ``images`` from the same (training-mode) pass. ``real_count``: only the
+    first so many of ``images`` are real (default: all)."""
     with tf.GradientTape() as tape:
         tape.watch(images)
         probabilities = discriminator(images if classes is None else [images, classes], training=True)
-        summed_logits = tf.reduce_sum(logit(probabilities))
+        real_logits = logit(probabilities if real_count is None else probabilities[:real_count])
+        summed_logits = tf.reduce_sum(real_logits)
     gradients = tf.cast(tape.gradient(summed_logits, images), tf.float32)
+    if real_count is not None:
+        gradients = gradients[:real_count]
     squared_norms = tf.reduce_sum(tf.square(gradients), axis=tf.range(1, tf.rank(gradients)))
-    return 0.5 * gamma * tf.reduce_mean(squared_norms), probabilities
+    return 0.5 * gamma * _mean(squared_norms), probabilities
