@@ -2,8 +2,7 @@
 
 import sys
 
-from gan_keras.cli import gif_parser, run_command
-from gan_keras.commands import gif_command
+from gan_keras.commands import gif_main
 
 if __name__ == "__main__":
-    sys.exit(run_command(gif_command, gif_parser()))
+    sys.exit(gif_main())

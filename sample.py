@@ -2,8 +2,7 @@
 
 import sys
 
-from gan_keras.cli import run_command, sample_parser
-from gan_keras.commands import sample_command
+from gan_keras.commands import sample_main
 
 if __name__ == "__main__":
-    sys.exit(run_command(sample_command, sample_parser()))
+    sys.exit(sample_main())

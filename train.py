@@ -2,8 +2,7 @@
 
 import sys
 
-from gan_keras.cli import run_command, train_parser
-from gan_keras.commands import train_command
+from gan_keras.commands import train_main
 
 if __name__ == "__main__":
-    sys.exit(run_command(train_command, train_parser()))
+    sys.exit(train_main())

@@ -144,3 +144,24 @@ def gif_command(args: argparse.Namespace) -> None:
     frames = write_animation([path for _, path in grids], out, args.duration, captions)
     looping = ", looping" if out.lower().endswith(".gif") else ""
     print(f"wrote {out}: {frames} frames, {args.duration:g} s each{looping}")
+
+
+def train_main() -> int:
+    """``gan-keras-train`` and ``python train.py``."""
+    from gan_keras.cli import run_command, train_parser
+
+    return run_command(train_command, train_parser())
+
+
+def sample_main() -> int:
+    """``gan-keras-sample`` and ``python sample.py``."""
+    from gan_keras.cli import run_command, sample_parser
+
+    return run_command(sample_command, sample_parser())
+
+
+def gif_main() -> int:
+    """``gan-keras-gif`` and ``python make_gif.py``."""
+    from gan_keras.cli import gif_parser, run_command
+
+    return run_command(gif_command, gif_parser())

@@ -67,3 +67,63 @@ def test_the_scripts_import_no_tensorflow_before_their_signal_handlers():
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_no_function_over_60_lines_and_no_class_over_200():
+    oversized = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in (name for name in files if name.endswith(".py")):
+            path = os.path.join(folder, name)
+            for node in ast.walk(ast.parse(open(path).read())):
+                limit = {ast.FunctionDef: 60, ast.ClassDef: 200}.get(type(node))
+                if limit and node.end_lineno - node.lineno + 1 > limit:
+                    oversized.append(f"{os.path.relpath(path, ROOT)}:{node.lineno} {node.name}")
+    assert not oversized, oversized
+
+
+def test_only_public_tensorflow_apis_in_the_package():
+    """tensorflow.python.* and tf.compat.v1 change without notice between releases."""
+    found = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in (name for name in files if name.endswith(".py")):
+            path = os.path.join(folder, name)
+            text = open(path).read()
+            found += [f"{os.path.relpath(path, ROOT)}: {pattern}" for pattern in ("tensorflow.python", "tf.compat")
+                      if pattern in text]
+    assert not found, found
+
+
+def test_the_private_keras_names_fused_adam_needs_are_there():
+    """training/fused_adam.py hands Adam's own state to TensorFlow's fused kernel; Keras has no public way to
+    find a variable's moments, so it reads three private names. Fail loudly, naming the version, if they go."""
+    import keras
+
+    optimizer = keras.optimizers.Adam()
+    variable = keras.Variable([1.0, 2.0])
+    optimizer.build([variable])
+    missing = [name for name in ("_get_variable_index", "_momentums", "_velocities") if not hasattr(optimizer, name)]
+    assert not missing, (f"Keras {keras.__version__}'s Adam no longer has {missing}: gan_keras/training/fused_adam.py "
+                         f"must follow it (or train with Keras's own update: build_gan(fused_adam=False))")
+    index = optimizer._get_variable_index(variable)
+    assert optimizer._momentums[index].shape == variable.shape == optimizer._velocities[index].shape
+
+
+def test_onednn_detection_agrees_with_tensorflow():
+    """runtime.onednn_enabled follows TensorFlow's rule instead of asking its private module; check the two agree
+    here (the private name is only read by this test)."""
+    import subprocess
+    import sys
+
+    probe = ("import gan_keras, importlib, tensorflow\n"
+             "from gan_keras.runtime import onednn_enabled\n"
+             "port = importlib.import_module('tensorflow.python.util._pywrap_util_port')\n"
+             "print(onednn_enabled(), bool(port.IsMklEnabled()))")
+    for setting in (None, "0", "1"):
+        env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
+        if setting is not None:
+            env["TF_ENABLE_ONEDNN_OPTS"] = setting
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        ours, tensorflows = result.stdout.split()[-2:]
+        assert ours == tensorflows, f"TF_ENABLE_ONEDNN_OPTS={setting}: gan_keras says {ours}, TensorFlow {tensorflows}"
