@@ -144,12 +144,12 @@ def no_worker_outlives_its_test():
             worker.communicate()
 
 
-def start_workers(arguments: list[str], cwd, scratch=None) -> list[subprocess.Popen]:
-    """Two train.py workers on 127.0.0.1, each with its own TF_CONFIG (killed when the test ends), and
-    ``scratch`` as their temporary folder if given (where a test can see what they leave)."""
+def start_workers(arguments: list[str], cwd, scratch=None, started: int = 2) -> list[subprocess.Popen]:
+    """The first ``started`` of two train.py workers on 127.0.0.1, each with its own TF_CONFIG (killed when
+    the test ends), and ``scratch`` as their temporary folder if given (where a test can see what they leave)."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     workers = []
-    for index in range(2):
+    for index in range(started):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
         if scratch is not None:
             scratch.mkdir(exist_ok=True)
@@ -187,8 +187,8 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path, small_mni
     assert sorted(os.listdir(cwd)) == []
     assert {"grid_0000003.png", "grid_0000006.png", "generator.keras", "losses.csv"} <= set(os.listdir(run_dir))
     assert os.listdir(run_dir / "tensorboard")
-    worker_folder = re.search(r"worker folder \(removed at the end\): (\S+)", out).group(1)
-    assert str(run_dir) not in worker_folder and not os.path.exists(os.path.dirname(worker_folder))
+    assert "the chief writes the run folder" in out and f"results in {run_dir}" in out  # the chief's, not its own
+    assert f"results in {run_dir}" in chief_out
 
 
 def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_mnist):
@@ -202,11 +202,10 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
         assert all(worker.poll() is None for worker in workers), finish(workers)
         time.sleep(0.2)
     workers[1].send_signal(signal.SIGKILL)
-    try:  # the chief now waits on a collective that cannot complete; a cluster manager restarts everyone
-        workers[0].wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        workers[0].send_signal(signal.SIGKILL)
-    finish(workers)
+    (chief_rc, chief_out, chief_err), _ = finish(workers, timeout=60)  # the chief leaves by itself
+    assert chief_rc == 1
+    assert chief_err.strip().count("\n") == 0, chief_err  # one line, no gRPC dump
+    assert re.search(r"worker 1 at 127\.0\.0\.1:\d+ stopped; .* --resume " + re.escape(str(run_dir)), chief_err)
     kept = list_checkpoints(str(run_dir))[-1][0]
     assert kept >= 10 and kept % 10 == 0 and kept < 80
 
@@ -221,6 +220,52 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
     assert final_checkpoint(run_dir)[0] == 80
     assert not list((tmp_path / "tmp").glob("gan_keras_worker_*"))  # the killed worker's too, removed on resume
     assert np.isfinite([float(v) for v in (run_dir / "losses.csv").read_text().splitlines()[-1].split(",")[1:4]]).all()
+
+
+LONE = ["--strategy", "multiworker", "--model", "fc", "--epochs", "5", "--no-progress"]
+
+
+def test_a_lone_worker_stops_on_sigterm_while_it_waits_for_the_cluster(tmp_path, small_mnist):
+    (worker,) = start_workers([*LONE, "--data", small_mnist, "--out", str(tmp_path / "run")], tmp_path, started=1)
+    time.sleep(20)  # TensorFlow is waiting for worker 1 by now
+    assert worker.poll() is None
+    worker.send_signal(signal.SIGTERM)
+    started = time.time()
+    ((status, _, stderr),) = finish([worker], timeout=30)
+    assert time.time() - started < 10 and status != 0
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert re.search(r"stopped by SIGTERM while waiting for the other workers \(never reached: worker 1 at "
+                     r"127\.0\.0\.1:\d+\); nothing was trained or written", stderr)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_lone_worker_gives_up_after_the_cluster_timeout(tmp_path, small_mnist):
+    (worker,) = start_workers([*LONE, "--data", small_mnist, "--out", str(tmp_path / "run"),
+                               "--cluster-timeout", "5"], tmp_path, started=1)
+    ((status, _, stderr),) = finish([worker], timeout=120)
+    assert status != 0 and len(stderr.strip().splitlines()) == 1, stderr
+    assert re.search(r"did not all come within --cluster-timeout 5 s \(never reached: worker 1 at 127\.0\.0\.1:\d+\)",
+                     stderr)
+
+
+def test_resuming_a_multiworker_run_without_tf_config_says_how_to_go_on_in_one_process(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"arguments": {"strategy": "multiworker"}}))
+    env = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--resume", str(run_dir)],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2 and "TF_CONFIG, which is not set" in result.stderr
+    assert "--strategy default" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("index", ['"x"', "null"])
+def test_a_tf_config_index_that_is_no_number_is_named(tmp_path, small_mnist, index):
+    config = '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": %s}}'
+    env = {**os.environ, "TF_CONFIG": config % index}
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *LONE, "--data", small_mnist],
+                            capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 2 and "TF_CONFIG's \"task\" has \"index\"" in result.stderr, result.stderr
 
 
 def test_a_dead_workers_folder_is_removed_and_no_other(tmp_path, monkeypatch):
