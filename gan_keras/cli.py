@@ -18,6 +18,13 @@ from gan_keras.errors import GanKerasError
 TYPES = {"int": int, "float": float, "str": str}
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (argparse prints its whole usage block first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One ``--flag`` per TrainConfig field, with help and default taken from the field.
 
@@ -39,7 +46,7 @@ def add_debug_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="train.py",
         description="Train the notebook's DCGAN (or --model mlp, mlp-bn, fc; --conditional for a GAN "
                     "that draws a chosen class). --epochs counts training iterations (one batch "
@@ -54,7 +61,7 @@ def train_parser() -> argparse.ArgumentParser:
 
 
 def sample_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sample.py",
+    parser = OneLineParser(prog="sample.py",
                                      description="Draw samples from a saved .keras generator.")
     parser.add_argument("generator", help="path to generator.keras")
     parser.add_argument("--out", default="samples.png",
@@ -87,7 +94,7 @@ def sample_parser() -> argparse.ArgumentParser:
 
 
 def gif_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="make_gif.py",
+    parser = OneLineParser(prog="make_gif.py",
                                      description="Animate a run folder's grids, in iteration order.")
     parser.add_argument("run_dir", help="a run folder holding grid_*.png files")
     parser.add_argument("--out", default=None, help="GIF path (default: RUN_DIR/progress.gif)")
@@ -100,7 +107,7 @@ def gif_parser() -> argparse.ArgumentParser:
 
 
 def evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m gan_keras.evaluate",
         description="Score generated images with the shipped evaluation classifier of their dataset "
                     "(MNIST, Fashion-MNIST): Frechet distance of its features to the real test images "
@@ -146,7 +153,8 @@ def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.Arg
         if status is not None:
             return status
     console.quiet_tensorflow(debug=args.debug)
-    faulthandler.enable()  # a segfault or abort prints the Python stack it happened in
+    if argv is None:  # a command of its own (not a call from a program that owns stderr)
+        faulthandler.enable()  # a segfault or abort prints the Python stack it happened in
     try:
         main(args)
     except GanKerasError as error:

@@ -57,7 +57,7 @@ def run_filtered() -> int | None:
     None in the child itself and where the child could not be tied to this process's life
     (no parent-death signal): the caller then runs the command in this process.
     """
-    if os.environ.get(CHILD_MARK) or not sys.platform.startswith("linux"):
+    if os.environ.get(CHILD_MARK) or not sys.platform.startswith("linux") or not _is_this_command(sys.argv):
         return None
     import ctypes
 
@@ -92,6 +92,13 @@ def run_filtered() -> int | None:
         os.kill(os.getpid(), -status)
         return 128 - status
     return status
+
+
+def _is_this_command(argv: list[str]) -> bool:
+    """Whether running Python again as it was started runs this command with these arguments (not so when a
+    program calls a command's main itself, e.g. through runpy, with an ``argv`` of its own)."""
+    arguments = argv[1:]
+    return sys.orig_argv[len(sys.orig_argv) - len(arguments):] == arguments and len(sys.orig_argv) > len(arguments)
 
 
 def filtered_main(main) -> int:

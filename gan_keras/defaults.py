@@ -252,8 +252,8 @@ def with_model_defaults(config: TrainConfig) -> TrainConfig:
             setattr(config, name, getattr(recipe, name))
     for name in ("latent_dim", "batch_size", "lr", "beta1", "d_dropout"):
         setattr(config, name, model_setting(config.model, name, getattr(config, name)))
-    config.d_lr = config.d_lr or config.lr
-    config.g_lr = config.g_lr or config.lr
+    config.d_lr = config.lr if config.d_lr is None else config.d_lr
+    config.g_lr = config.lr if config.g_lr is None else config.g_lr
     return config
 
 

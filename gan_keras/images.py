@@ -90,7 +90,8 @@ def write_animation(frame_paths: list[str], out_path: str, seconds_per_frame: fl
         try:
             frame = iio.imread(path, mode="L")
         except Exception as error:  # noqa: BLE001 - anything the image plugins cannot decode
-            raise DataError(f"{path} is not a readable image: {error}") from None
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise DataError(f"{path} is not a readable image: {first_line}") from None
         if frames and frame.shape != frames[0].shape:
             raise DataError(f"{path} is {frame.shape[1]}x{frame.shape[0]}, but the first frame is "
                             f"{frames[0].shape[1]}x{frames[0].shape[0]}: frames must share one size")

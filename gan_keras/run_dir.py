@@ -100,7 +100,11 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:  # another user's process
         return True
-    return True
+    try:  # a zombie (ended, never reaped: a container whose first process reaps nothing) is no longer alive
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 PARTIAL_FILE = re.compile(r"^\..*\.partial\d+\.\w+$")  # atomic_path's temporary names

@@ -12,8 +12,36 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# the tests' own cache folder (machine measurements, classifiers), shared by the session's runs
+# The user's own files are never the tests' business: the session (and every process it starts) gets a home
+# of its own, and its own cache folder (machine measurements, classifiers) shared by the session's runs.
+USER_HOME = os.path.expanduser("~")
+USER_FOLDERS = [os.path.join(USER_HOME, ".cache", "gan_keras"), os.path.join(USER_HOME, ".keras", "datasets")]
+os.environ["HOME"] = tempfile.mkdtemp(prefix="gan_keras_test_home_")
+os.environ.pop("XDG_CACHE_HOME", None)
 os.environ["GAN_KERAS_CACHE"] = tempfile.mkdtemp(prefix="gan_keras_test_cache_")
+
+
+def folder_state(folder: str) -> dict[str, tuple[int, int]]:
+    """{path: (size, modification time in ns)} of every file under ``folder`` ({} when there is none)."""
+    state = {}
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(parent, name)
+            try:
+                stat = os.stat(path)
+            except OSError:
+                continue
+            state[path] = (stat.st_size, stat.st_mtime_ns)
+    return state
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_users_files_stay_untouched():
+    """Fails the session if anything under the user's ~/.cache/gan_keras or ~/.keras/datasets changed."""
+    before = {folder: folder_state(folder) for folder in USER_FOLDERS}
+    yield
+    changed = [folder for folder in USER_FOLDERS if folder_state(folder) != before[folder]]
+    assert not changed, f"the tests wrote into the user's {changed}"
 
 
 def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -18,6 +18,8 @@ import pytest
 
 from conftest import ROOT, run_script
 
+pytestmark = pytest.mark.slow  # every test here trains for real or runs another backend
+
 JAX_SCRIPT = r"""
 import json, runpy, sys
 import numpy as np
@@ -73,7 +75,7 @@ def generators(tmp_path_factory) -> tuple[str, str]:
     return paths[0], paths[1]
 
 
-def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist, tmp_path):
+def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist, tmp_path, monkeypatch):
     pytest.importorskip("jax")  # pinned in requirements-common.txt, so CI always runs this
     from gan_keras import sampling
     from gan_keras.data import load_local
@@ -81,11 +83,8 @@ def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist,
 
     plain_path, conditional_path = generators
     cache = tmp_path / "cache"
-    os.environ["GAN_KERAS_CACHE"] = str(cache)
-    try:
-        Evaluator(load_local(small_mnist), verbose=0, classifier_epochs=2, train_classifier=True)  # cached for JAX
-    finally:
-        del os.environ["GAN_KERAS_CACHE"]
+    monkeypatch.setenv("GAN_KERAS_CACHE", str(cache))
+    Evaluator(load_local(small_mnist), verbose=0, classifier_epochs=2, train_classifier=True)  # cached for JAX
     env = {**os.environ, "KERAS_BACKEND": "jax", "GAN_KERAS_CACHE": str(cache)}
     result = subprocess.run([sys.executable, "-c", JAX_SCRIPT, plain_path, conditional_path, small_mnist,
                              str(tmp_path)], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)

@@ -28,6 +28,7 @@ MIRRORED = ("--strategy", "mirrored", "--devices", "CPU:0,CPU:1")
 @pytest.mark.parametrize("loop, model, conditional", [
     ("fast", "dcgan", "0"), ("notebook", "dcgan", "0"), ("fast", "dcgan", "1"), ("notebook", "mlp-bn", "1"),
 ])
+@pytest.mark.slow
 def test_one_mirrored_iteration_is_the_single_device_iteration(loop, model, conditional):
     """Same initial weights, same global batch: 2 replicas and 1 device give the same update."""
     result = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "mirrored_maths.py"), loop, model,
@@ -47,6 +48,7 @@ def final_checkpoint(run_dir) -> tuple[int, dict]:
     return iteration, read_checkpoint(path)[0]
 
 
+@pytest.mark.slow
 def test_mirrored_runs_resume_exactly_and_across_strategies(tmp_path, small_mnist):
     # precision pinned: this test is about strategies; auto's start-up probe can settle two runs differently
     common = ("--batch-size", "16", "--save-interval", "3", "--data", small_mnist, "--seed", "4", "--no-progress",
@@ -77,6 +79,7 @@ def test_mirrored_runs_resume_exactly_and_across_strategies(tmp_path, small_mnis
     assert final_checkpoint(crossed)[0] == 6
 
 
+@pytest.mark.slow
 def test_bf16_speed_probe_runs_after_the_cpu_is_split(tmp_path, small_mnist):
     """On a CPU with bf16 flags, --mixed-precision auto measures bf16 with TensorFlow ops; that must come
     after --devices CPU:0,CPU:1 has split the CPU (TensorFlow splits it only before its first op).
@@ -168,6 +171,7 @@ def finish(workers: list[subprocess.Popen], timeout: int = 300) -> list[tuple[in
     return results
 
 
+@pytest.mark.slow
 def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path, small_mnist):
     run_dir, cwd = tmp_path / "run", tmp_path / "cwd"
     cwd.mkdir()
@@ -191,6 +195,7 @@ def test_two_workers_train_in_step_and_only_the_chief_writes(tmp_path, small_mni
     assert f"results in {run_dir}" in chief_out
 
 
+@pytest.mark.slow
 def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_mnist):
     run_dir = tmp_path / "run"
     arguments = ["--strategy", "multiworker", "--epochs", "80", "--batch-size", "16", "--checkpoint-interval", "10",
@@ -225,6 +230,7 @@ def test_killed_worker_then_all_resume_from_the_last_checkpoint(tmp_path, small_
 LONE = ["--strategy", "multiworker", "--model", "fc", "--epochs", "5", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_a_lone_worker_stops_on_sigterm_while_it_waits_for_the_cluster(tmp_path, small_mnist):
     (worker,) = start_workers([*LONE, "--data", small_mnist, "--out", str(tmp_path / "run")], tmp_path, started=1)
     time.sleep(20)  # TensorFlow is waiting for worker 1 by now
@@ -239,6 +245,7 @@ def test_a_lone_worker_stops_on_sigterm_while_it_waits_for_the_cluster(tmp_path,
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_lone_worker_gives_up_after_the_cluster_timeout(tmp_path, small_mnist):
     (worker,) = start_workers([*LONE, "--data", small_mnist, "--out", str(tmp_path / "run"),
                                "--cluster-timeout", "5"], tmp_path, started=1)
@@ -291,6 +298,7 @@ def test_a_dead_workers_folder_is_removed_and_no_other(tmp_path, monkeypatch):
     assert open(os.path.join(os.path.dirname(mine), WORKER_PID_FILE)).read() == str(os.getpid())
 
 
+@pytest.mark.slow
 def test_a_signal_to_one_worker_stops_both_at_the_same_iteration(tmp_path, small_mnist):
     """On the notebook loop: Keras's own train_on_batch under MultiWorkerMirroredStrategy."""
     run_dir = tmp_path / "run"

@@ -55,6 +55,7 @@ def test_checkpoints_keep_their_own_interval():
     assert (both.save_interval, both.checkpoint_interval) == (3, 7)
 
 
+@pytest.mark.slow
 def test_a_run_without_save_interval_writes_about_25_grids(tmp_path, small_mnist):
     from conftest import run_script
 

@@ -75,6 +75,7 @@ def test_conditional_accuracy(evaluator, small_mnist):
     assert unconditional.conditional_accuracy is None and "conditional" not in unconditional.line()
 
 
+@pytest.mark.slow
 def test_command_line_end_to_end_reuses_cached_classifier(cache, small_mnist, trained_run):
     refused = run_evaluate(str(os.path.join(cache, "empty")), trained_run, "--samples", "200", "--data", small_mnist)
     assert refused.returncode == 1 and "no shipped evaluator matches this data" in refused.stderr

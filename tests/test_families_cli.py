@@ -10,6 +10,8 @@ from PIL import Image
 
 from conftest import run_script
 
+pytestmark = pytest.mark.slow  # every test here trains for real or runs another backend
+
 RESUMABLE = ["--batch-size", "16", "--log-interval", "2", "--save-interval", "4", "--seed", "9",
              "--deterministic", "--no-progress", "--model", "mlp-bn", "--conditional", "--loop", "notebook"]
 

@@ -133,6 +133,7 @@ def test_probe_takes_turns_so_a_slow_spell_slows_both_dtypes(monkeypatch):
     assert roofline.bf16_matmul_speedup(size=64) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("user_setting, enabled", [(None, True), ("0", False)])
 def test_importing_the_package_turns_onednn_on_unless_the_user_said_otherwise(user_setting, enabled):
     """On x86-64 Linux: TensorFlow leaves oneDNN off on AVX2-only CPUs; gan_keras asks for it, before TF loads."""

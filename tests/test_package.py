@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import os
 
+import pytest
+
 from conftest import ROOT
 
 PACKAGE = os.path.join(ROOT, "gan_keras")
@@ -108,6 +110,7 @@ def test_the_private_keras_names_fused_adam_needs_are_there():
     assert optimizer._momentums[index].shape == variable.shape == optimizer._velocities[index].shape
 
 
+@pytest.mark.slow
 def test_onednn_detection_agrees_with_tensorflow():
     """runtime.onednn_enabled follows TensorFlow's rule instead of asking its private module; check the two agree
     here (the private name is only read by this test)."""
@@ -127,3 +130,15 @@ def test_onednn_detection_agrees_with_tensorflow():
         assert result.returncode == 0, result.stderr[-2000:]
         ours, tensorflows = result.stdout.split()[-2:]
         assert ours == tensorflows, f"TF_ENABLE_ONEDNN_OPTS={setting}: gan_keras says {ours}, TensorFlow {tensorflows}"
+
+
+def test_the_session_has_a_home_of_its_own():
+    """conftest gives the tests (and every process they start) an empty home: the user's caches stay theirs."""
+    import subprocess
+    import sys
+
+    from conftest import USER_HOME
+
+    home = subprocess.run([sys.executable, "-c", "import os; print(os.path.expanduser('~'))"], capture_output=True,
+                          text=True, timeout=60).stdout.strip()
+    assert home == os.environ["HOME"] != USER_HOME and "gan_keras_test_home_" in home

@@ -30,6 +30,7 @@ def csv_iterations(run_dir):
         return [int(row["iteration"]) for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow
 def test_stopped_and_resumed_equals_one_go(tmp_path, small_mnist):
     whole, halves = tmp_path / "whole", tmp_path / "halves"
     assert run_script("train.py", "--epochs", "12", "--data", small_mnist, "--out", str(whole),
@@ -55,6 +56,7 @@ def test_stopped_and_resumed_equals_one_go(tmp_path, small_mnist):
     assert [step for step, tag, _ in read_scalars(str(halves)) if tag == "g_loss"] == [3, 6, 9, 12]
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
     run_dir = tmp_path / "run"
     process = subprocess.Popen(
@@ -86,6 +88,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_at_most_one_interval(tmp_path, small_mnist):
     from gan_keras.killtest import check_run, run_kill_test
 
@@ -170,6 +173,7 @@ def test_unwritable_output_folder(tmp_path, small_mnist):
     assert blocker.read_text() == "a file, not a folder"
 
 
+@pytest.mark.slow
 def test_kill_test_edges_start_up_and_after_the_final_checkpoint(tmp_path, small_mnist):
     from gan_keras.killtest import late_kill, startup_kill
 

@@ -25,6 +25,7 @@ def test_cpu_description_names_the_model_and_known_flags():
     assert model and set(flags) <= {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("interleave", [[], ["--interleave"]])
 def test_bench_prints_the_roofline_and_an_efficiency_per_variant(small_mnist, capsys, interleave):
     from gan_keras import bench

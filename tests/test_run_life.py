@@ -26,6 +26,7 @@ def staging_folders(parent):
     return [name for name in os.listdir(parent) if ".starting" in name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["during imports", "while the folder is assembled"])
 def test_sigterm_during_start_up_stops_cleanly_with_a_resumable_folder(tmp_path, small_mnist, moment):
     run_dir = tmp_path / "run"
@@ -48,6 +49,7 @@ def test_sigterm_during_start_up_stops_cleanly_with_a_resumable_folder(tmp_path,
     assert (run_dir / "grid_0000004.png").exists()
 
 
+@pytest.mark.slow
 def test_sigkill_during_start_up_leaves_no_dead_folder(tmp_path, small_mnist):
     run_dir = tmp_path / "run"
     process = train_process("--epochs", "4", "--data", small_mnist, "--out", str(run_dir), *SHORT)
@@ -66,6 +68,7 @@ def test_sigkill_during_start_up_leaves_no_dead_folder(tmp_path, small_mnist):
     assert not staging_folders(tmp_path)  # the dead start-up's leftovers are cleared
 
 
+@pytest.mark.slow
 def test_resume_from_another_folder_with_a_relative_data_path(tmp_path, small_mnist):
     work = tmp_path / "work"
     work.mkdir()
@@ -80,6 +83,7 @@ def test_resume_from_another_folder_with_a_relative_data_path(tmp_path, small_mn
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_changed_data_is_refused_and_a_moved_copy_accepted(tmp_path, small_mnist):
     data, run_dir = tmp_path / "digits.npz", tmp_path / "run"
     shutil.copy(small_mnist, data)
@@ -103,6 +107,7 @@ def test_changed_data_is_refused_and_a_moved_copy_accepted(tmp_path, small_mnist
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_repairs_what_a_late_kill_lost(tmp_path, small_mnist):
     from gan_keras.training.checkpoints import model_variables
 
@@ -145,6 +150,7 @@ def test_evaluate_names_a_corrupt_config(tmp_path, trained_run):
                                             f"is not valid JSON (line 1")
 
 
+@pytest.mark.slow
 def test_an_unwritable_output_is_named_not_its_temporary_file(tmp_path, trained_run):
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")

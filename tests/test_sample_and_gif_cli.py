@@ -4,6 +4,7 @@ import os
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import run_script
@@ -18,6 +19,7 @@ def test_sample_grid(trained_run, tmp_path):
         assert grid.size == (3 * 84 + 4 * 2, 2 * 84 + 3 * 2)
 
 
+@pytest.mark.slow
 def test_sample_npy_is_seeded(trained_run, tmp_path):
     generator = os.path.join(trained_run, "generator.keras")
     for name in ("a.npy", "b.npy"):
@@ -29,6 +31,7 @@ def test_sample_npy_is_seeded(trained_run, tmp_path):
     np.testing.assert_array_equal(first, second)
 
 
+@pytest.mark.slow
 def test_sample_single_pngs_and_no_silent_overwrite(trained_run, tmp_path):
     generator = os.path.join(trained_run, "generator.keras")
     folder = tmp_path / "singles"
@@ -106,6 +109,7 @@ def test_gif_errors(tmp_path, trained_run):
     assert bad.returncode == 2
 
 
+@pytest.mark.slow
 def test_mp4_from_run_through_imageio_ffmpeg(trained_run, tmp_path):
     import imageio.v3 as iio
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from conftest import shipped_mnist_entry
 from gan_keras.defaults import TrainConfig
@@ -10,6 +11,8 @@ from gan_keras.sampling import generate, load_generator
 from gan_keras.scoring import classifier
 from gan_keras.training import loop
 
+
+pytestmark = pytest.mark.slow  # every test here trains for real or runs another backend
 
 def small_run(tmp_path, small_mnist, name="run", **changes):
     settings = dict(epochs=6, batch_size=8, save_interval=3, log_interval=1, seed=1, data=small_mnist,

@@ -95,6 +95,7 @@ def test_models_without_eligible_layers_come_back_unchanged():
     assert to_training_forms(generator, tuple(FORMS)) is generator and to_standard(generator) is generator
 
 
+@pytest.mark.slow
 def test_training_with_subpixel_matches_transposed_and_saves_standard_layers(tmp_path, small_mnist, trained_run):
     """train.py --upsampling subpixel: the trained_run fixture's losses (to float rounding), a plain generator.keras."""
     import csv

@@ -49,6 +49,7 @@ def test_generator_loads_in_fresh_process_without_custom_objects(trained_run):
     assert "(2, 28, 28, 1)" in result.stdout
 
 
+@pytest.mark.slow
 def test_same_seed_same_losses(tmp_path, small_mnist, trained_run):
     again = tmp_path / "again"
     result = run_script("train.py", "--epochs", "6", "--save-interval", "3", "--batch-size", "16",
@@ -136,7 +137,8 @@ def test_debug_shows_the_traceback(tmp_path):
     assert "Traceback" in result.stderr and "data file not found" in result.stderr
 
 
-def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small_mnist):
+@pytest.mark.slow
+def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small_mnist, monkeypatch):
     import json
     import subprocess as sp
     import sys as _sys
@@ -166,11 +168,8 @@ def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small
     assert best["frechet_distance"] == pytest.approx(min(scored.values()), abs=1e-5)
     recorded = json.loads((run_dir / "config.json").read_text())["evaluator"]
     assert best["evaluator"] == recorded and recorded.startswith("local-cnn-v3-")  # no shipped one for this data
-    os.environ["GAN_KERAS_CACHE"] = str(cache)  # the classifier the run trained and cached
-    try:
-        evaluator = Evaluator(load_local(small_mnist), verbose=0)
-    finally:
-        del os.environ["GAN_KERAS_CACHE"]
+    monkeypatch.setenv("GAN_KERAS_CACHE", str(cache))  # the classifier the run trained and cached
+    evaluator = Evaluator(load_local(small_mnist), verbose=0)
     rescored = evaluator.score_generator(keras.saving.load_model(run_dir / "generator_best.keras"), 100, 1234)
     assert rescored.frechet_distance == pytest.approx(best["frechet_distance"], rel=1e-4)
     with Image.open(run_dir / "losses.png") as plot:
@@ -212,6 +211,7 @@ def test_tensorboard_events(trained_run):
                                     for tag in ("generated (fixed noise)", "real"))
 
 
+@pytest.mark.slow
 def test_no_tensorboard(tmp_path, small_mnist):
     run_dir = tmp_path / "run"
     result = run_script("train.py", "--epochs", "2", "--batch-size", "8", "--data", small_mnist,

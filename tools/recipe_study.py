@@ -124,6 +124,41 @@ def report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float
     return "\n".join(lines)
 
 
+def time_arms(arms: list[str], data: str, blocks: int = 7, iterations: int = 20) -> dict[str, float]:
+    """Median ms per iteration of each arm's training step as train.py builds it, every arm in this one
+    process, their timed blocks taken in turn (so a slow spell of the machine hits them alike)."""
+    import statistics as stats
+
+    import keras
+    import numpy as np
+
+    from gan_keras.cli import train_parser
+    from gan_keras.data import load_dataset
+    from gan_keras.defaults import config_from_namespace
+    from gan_keras.machine_choices import settle_for_this_machine
+    from gan_keras.training.batches import InGraphBatches
+    from gan_keras.training.gan import build_run_models
+    from gan_keras.training.steps import make_step
+
+    images = load_dataset("mnist", data).x_train
+    steps, times = {}, {arm: [] for arm in arms}
+    for arm in arms:
+        config = config_from_namespace(train_parser().parse_args(["--seed", "0", *ARMS[arm][1]]))
+        settle_for_this_machine(config)
+        keras.utils.set_random_seed(0)
+        models = build_run_models(config, None)
+        batches = InGraphBatches(images, np.zeros(len(images), np.int64), 0, config.batch_size,
+                                 config.latent_dim, None)
+        steps[arm] = make_step("fast", models, config.batch_size, batches=batches)
+        steps[arm].run_in_calls(1, 10, 10)  # traced and warm
+    for block in range(blocks):
+        for arm in arms:
+            started = time.perf_counter()
+            steps[arm].run_in_calls(11 + block * iterations, iterations, 10)
+            times[arm].append((time.perf_counter() - started) / iterations * 1000)
+    return {arm: stats.median(values) for arm, values in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help="MNIST .npz (Keras's layout)")
@@ -132,18 +167,30 @@ def main() -> None:
                         help=f"comma-separated arms, or a stage: {', '.join(STAGES)} (default: all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--report", action="store_true", help="print the table of the runs on disk; train nothing")
+    parser.add_argument("--time", action="store_true",
+                        help="with --report: also time each arm's step here (--data needed), into the ms/it column")
     args = parser.parse_args()
     arms = STAGES.get(args.arms) or [arm.strip() for arm in args.arms.split(",") if arm.strip()]
     unknown = [arm for arm in arms if arm not in ARMS]
     if unknown:
         raise SystemExit(f"unknown arms: {', '.join(unknown)}; known: {', '.join(ARMS)}")
+    if (not args.report or args.time) and not args.data:
+        raise SystemExit("--data is needed to train or time")
     if not args.report:
-        if not args.data:
-            raise SystemExit("--data is needed to train")
         for seed in args.seeds:  # every arm's first seed first: the direction shows early
             for arm in arms:
                 train(arm, seed, os.path.abspath(args.data), args.out)
-    print(report(args.out, arms, args.seeds))
+    timings = None
+    if args.time:
+        from gan_keras.console import quiet_tensorflow
+
+        quiet_tensorflow()
+        timings = time_arms(arms, args.data)
+        from gan_keras.roofline import cpu_description
+
+        model, flags = cpu_description()
+        print(f"timed on {model}, flags {' '.join(flags)}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    print(report(args.out, arms, args.seeds, timings))
 
 
 if __name__ == "__main__":

@@ -105,9 +105,13 @@ def score_as_saved(evaluator: Evaluator, generator, count: int, seed: int | None
     (:func:`~gan_keras.models.training_forms.to_standard`; a loaded file is that already). The one way the
     package scores a generator: ``evaluate``, a run's scorings and its end-of-run pick. Under bf16 on a CPU
     that emulates it, about 20x faster than the training model."""
-    from gan_keras.models.training_forms import to_standard
+    import keras
 
-    return evaluator.score_generator(to_standard(generator), count, seed)
+    if keras.backend.backend() == "tensorflow":  # training forms exist only there (another backend loads files)
+        from gan_keras.models.training_forms import to_standard
+
+        generator = to_standard(generator)
+    return evaluator.score_generator(generator, count, seed)
 
 
 def shipped_evaluator(dataset: Dataset) -> Evaluator | None:

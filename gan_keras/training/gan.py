@@ -182,7 +182,8 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
             generator = to_training_forms(generator, (*training_forms, *subpixel))
             discriminator = to_training_forms(discriminator, training_forms)
             lr = model_setting(model, "lr", lr)
-            combined = _compile(generator, discriminator, d_lr or lr, g_lr or lr, model_setting(model, "beta1", beta1),
+            d_lr, g_lr = (lr if d_lr is None else d_lr), (lr if g_lr is None else g_lr)
+            combined = _compile(generator, discriminator, d_lr, g_lr, model_setting(model, "beta1", beta1),
                                 fused_adam, objective)
             average = GeneratorAverage(generator, ema) if ema else None
     finally:
