@@ -1,9 +1,9 @@
 """SIGINT and SIGTERM as a request to stop: the run finishes what is under way, checkpoints and leaves.
 
 The handlers are installed before anything slow (TensorFlow's import included), so a
-signal at any moment of a run's life is a clean stop with exit 0. A second signal while
-the first is still being honoured falls back to the default action (the process ends),
-so a run that cannot stop cleanly can still be interrupted.
+signal at any moment of a run's life is a clean stop with exit 0. (A multi-worker start-up,
+where TensorFlow holds the interpreter, is bounded by its own watchdog:
+:class:`gan_keras.training.distribute.ClusterWait`.)
 """
 
 from __future__ import annotations
