@@ -35,7 +35,10 @@ HARMLESS_LINE = re.compile(
     rb"|E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ (?:ring_alg|base_collective_executor)\.cc:\d+\] "
     rb"(?:Aborting RingReduce|BaseCollectiveExecutor::StartAbort) "
     rb"|Additional GRPC error information from remote target /job:\w+/replica:\d+/task:\d+ while calling "
-    rb"|:UNKNOWN:Error received from peer  ?\{grpc_message:"
+    rb"|:UNKNOWN:Error received from peer +\{grpc_"
+    rb"|/job:\w+/replica:\d+/task:\d+$"  # the coordination service's word that a peer task ended
+    rb"|The tasks have crashed\. Check the task logs for an earlier error"
+    rb"|The error could be from a previous operation\. Restart your program to reset\."
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
     rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$)")
 LINE_STARTS = (b"I", b"W", b"E", b"2", b"T")  # a partial line starting otherwise is passed on at once

@@ -70,6 +70,8 @@ def test_the_filter_drops_only_known_lines_and_passes_a_progress_bar_at_once():
              b"E0000 00:00:1796365154.875274   14889 ring_alg.cc:291] Aborting RingReduce with UNAVAILABLE: Socket",
              b"Additional GRPC error information from remote target /job:worker/replica:0/task:1 while calling /x:",
              b":UNKNOWN:Error received from peer  {grpc_message:\"Socket closed\", grpc_status:14}",
+             b"/job:worker/replica:0/task:1",
+             b"The tasks have crashed. Check the task logs for an earlier error, or scheduler events (e.g. preemption)",
              b"E0000 00:00:1796361001.908114    4929 other.cc:1] an error nobody knows",
              b"F0000 00:00:1796361001.908114    4929 kernel.cc:42] Check failed: a fatal line",
              b"Traceback (most recent call last):",
@@ -83,7 +85,7 @@ def test_the_filter_drops_only_known_lines_and_passes_a_progress_bar_at_once():
     relay({source_read: target_write, stdout_read: target_write}, filtered=source_read)
     os.close(target_write)
     shown = os.read(target_read, 1 << 20)
-    assert shown.split(b"\n") == [lines[8], lines[9], lines[10], lines[11],
+    assert shown.split(b"\n") == [lines[10], lines[11], lines[12], lines[13],
                                    b"training:  5%|5| 1/20\rtraining: 10%|1| 2/20"]
 
 

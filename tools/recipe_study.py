@@ -59,10 +59,17 @@ ARMS = {
                            ["--d-lr", "1.6e-3", "--g-lr", "8e-4", "--d-norm", "spectral"], ITERATIONS),
     "ttur-16-8-r1": ("D 1.6e-3, G 8e-4, R1 gamma 1", ["--d-lr", "1.6e-3", "--g-lr", "8e-4", "--r1-gamma", "1"],
                      ITERATIONS),
+    "ttur-8-4-no-dropout-smooth": ("D 8e-4, G 4e-4, no Dropout in D, label smoothing 0.1",
+                                   ["--d-lr", "8e-4", "--g-lr", "4e-4", "--d-dropout", "0", "--label-smoothing", "0.1"],
+                                   ITERATIONS),
+    "ttur-8-4-no-dropout-r1": ("D 8e-4, G 4e-4, no Dropout in D, R1 gamma 1",
+                               ["--d-lr", "8e-4", "--g-lr", "4e-4", "--d-dropout", "0", "--r1-gamma", "1"], ITERATIONS),
+    "ttur-16-8-no-dropout": ("D 1.6e-3, G 8e-4, no Dropout in D",
+                             ["--d-lr", "1.6e-3", "--g-lr", "8e-4", "--d-dropout", "0"], ITERATIONS),
     # the same at 20,000 iterations (the notebook's recipe needs about that many for good digits)
     "notebook-20k": ("the notebook's recipe", [], 20_000),
 }
-STAGES = {"single": list(ARMS)[:12], "combined": list(ARMS)[12:19], "long": ["notebook-20k"]}
+STAGES = {"single": list(ARMS)[:12], "combined": list(ARMS)[12:22], "long": ["notebook-20k"]}
 
 
 def run_folder(out: str, arm: str, seed: int) -> str:
