@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="build every variant first, then time their blocks in turn (fairer A/B on a noisy "
                              "machine; peak MiB is then the whole process's)")
     args = parser.parse_args(argv)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # every variant traces its own step: TensorFlow's retracing warning is expected
     from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_rates
     from gan_keras.runtime import onednn_enabled
 
