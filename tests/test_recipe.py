@@ -1,5 +1,7 @@
 """The training recipe's knobs: each changes what it says, on both loops, and the notebook's recipe is unchanged."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -148,3 +150,93 @@ def test_every_recipe_sets_only_known_knobs():
         config = with_model_defaults(TrainConfig(recipe=name))
         assert config.d_lr > 0 and config.g_lr > 0, name
         assert recipe.summary
+
+
+def test_the_ttur_recipe_sets_two_time_scales_and_no_dropout():
+    config = with_model_defaults(TrainConfig(recipe="ttur"))
+    assert (config.d_lr, config.g_lr, config.d_dropout) == (8e-4, 4e-4, 0.0)
+    assert (config.init, config.d_norm, config.loss, config.label_smoothing, config.r1_gamma) == (
+        "glorot", "none", "bce", 0.0, 0.0)
+    one_knob = with_model_defaults(TrainConfig(recipe="ttur", d_dropout=0.3))  # a knob given wins over the recipe
+    assert (one_knob.d_dropout, one_knob.d_lr) == (0.3, 8e-4)
+
+
+def test_a_measured_recipe_is_for_the_dcgan_only():
+    from gan_keras.defaults import validate
+    from gan_keras.errors import UsageError
+
+    with pytest.raises(UsageError, match="--recipe ttur was measured for the DCGAN"):
+        validate(TrainConfig(recipe="ttur", model="mlp-bn"))
+
+
+def test_a_recipe_generator_saves_as_standard_layers_that_sample_what_it_trained(tmp_path):
+    """Trained with the recipe (and the training forms), saved as train.py saves it, loaded in a process
+    without gan_keras and without custom objects: the same images."""
+    import subprocess
+    import sys
+
+    from gan_keras.machine_choices import settle_for_this_machine
+    from gan_keras.training.gan import build_run_models
+    from gan_keras.training.outputs import RunOutputs
+
+    config = with_model_defaults(TrainConfig(recipe="ttur", mixed_precision="none", seed=5))
+    settle_for_this_machine(config)
+    keras.utils.set_random_seed(5)
+    models = build_run_models(config, None)
+    step = FastStep(models, BATCH)
+    for inputs in batches(2):
+        step(*inputs)
+    outputs = RunOutputs(str(tmp_path), models, 5, 5, None, np.zeros((10, 10), np.uint8), "raw")
+    outputs.save_models()
+    noise = np.random.default_rng(1).normal(size=(4, 100)).astype("float32")
+    np.save(tmp_path / "noise.npy", noise)
+    expected = models.generator(noise, training=False).numpy()
+    probe = ("import json, sys, numpy as np, keras\n"
+             "g = keras.saving.load_model(sys.argv[1])\n"
+             "images = g(np.load(sys.argv[2]), training=False)\n"
+             "print(json.dumps({'images': np.asarray(images).tolist(), 'gan_keras': 'gan_keras' in sys.modules,\n"
+             "                  'layers': sorted({type(l).__module__.split('.')[0] for l in g.layers})}))")
+    result = subprocess.run([sys.executable, "-c", probe, str(tmp_path / "generator.keras"), str(tmp_path / "noise.npy")],
+                            capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["gan_keras"] is False and report["layers"] == ["keras"]
+    np.testing.assert_allclose(np.array(report["images"]), expected, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_ttur_run_resumes_bit_for_bit(tmp_path, small_mnist):
+    from conftest import run_script
+    from gan_keras.training.checkpoints import list_checkpoints, read_checkpoint, weights_digest
+
+    common = ["--recipe", "ttur", "--batch-size", "8", "--save-interval", "3", "--data", small_mnist, "--seed", "2",
+              "--deterministic", "--no-progress", "--no-tensorboard", "--mixed-precision", "none"]
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert run_script("train.py", "--epochs", "6", "--out", str(straight), *common).returncode == 0
+    assert run_script("train.py", "--epochs", "3", "--out", str(stopped), *common).returncode == 0
+    resumed = run_script("train.py", "--resume", str(stopped), "--epochs", "6", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+    def final(run_dir):
+        iteration, path = list_checkpoints(str(run_dir))[-1]
+        return iteration, weights_digest(read_checkpoint(path)[0])
+
+    assert final(straight) == final(stopped) and final(straight)[0] == 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("extra", [["--loop", "notebook", "--conditional"],
+                                   ["--strategy", "mirrored", "--devices", "CPU:0,CPU:1", "--conditional"],
+                                   ["--mixed-precision", "bf16", "--loop", "notebook"]],
+                         ids=["notebook-loop-conditional", "mirrored-conditional", "bf16-notebook-loop"])
+def test_the_ttur_recipe_trains_on_every_loop_and_strategy(tmp_path, small_mnist, extra):
+    from conftest import run_script
+
+    run_dir = tmp_path / "run"
+    result = run_script("train.py", "--recipe", "ttur", "--epochs", "4", "--batch-size", "8", "--save-interval", "2",
+                        "--data", small_mnist, "--out", str(run_dir), "--seed", "3", "--no-progress", *extra)
+    assert result.returncode == 0, result.stderr[-3000:]
+    arguments = json.load(open(run_dir / "config.json"))["arguments"]
+    assert (arguments["recipe"], arguments["d_lr"], arguments["g_lr"], arguments["d_dropout"]) == ("ttur", 8e-4, 4e-4,
+                                                                                                   0.0)
+    assert (run_dir / "generator.keras").exists() and (run_dir / "grid_0000004.png").exists()

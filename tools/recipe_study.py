@@ -31,6 +31,7 @@ ITERATIONS = 3000
 SEEDS = (7, 8, 9)
 BATCH_64_ITERATIONS = 1570  # batch 64 takes 1.92x batch 32's time per iteration (bf16, Zen 4): equal wall time
 
+TTUR = ["--d-lr", "8e-4", "--g-lr", "4e-4", "--d-dropout", "0"]  # --recipe ttur's knobs, given one by one
 # name: (what it changes, train.py options, iterations)
 ARMS = {
     "notebook": ("the notebook's recipe", [], ITERATIONS),
@@ -68,8 +69,13 @@ ARMS = {
                              ["--d-lr", "1.6e-3", "--g-lr", "8e-4", "--d-dropout", "0"], ITERATIONS),
     # the same at 20,000 iterations (the notebook's recipe needs about that many for good digits)
     "notebook-20k": ("the notebook's recipe", [], 20_000),
+    "ttur-20k": ("`--recipe ttur`: D 8e-4, G 4e-4, no Dropout in D", TTUR, 20_000),
+    # the conditional DCGAN
+    "notebook-conditional": ("the notebook's recipe, conditional", ["--conditional"], ITERATIONS),
+    "ttur-conditional": ("`--recipe ttur`, conditional", [*TTUR, "--conditional"], ITERATIONS),
 }
-STAGES = {"single": list(ARMS)[:12], "combined": list(ARMS)[12:22], "long": ["notebook-20k"]}
+STAGES = {"single": list(ARMS)[:12], "combined": list(ARMS)[12:22], "long": ["notebook-20k", "ttur-20k"],
+          "conditional": ["notebook-conditional", "ttur-conditional"]}
 
 
 def run_folder(out: str, arm: str, seed: int) -> str:
@@ -96,8 +102,15 @@ def train(arm: str, seed: int, data: str, out: str) -> None:
         print(result.stdout[-2000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
         raise SystemExit(f"{arm}, seed {seed} failed (exit {result.returncode})")
     print("  " + result.stdout.strip().splitlines()[-1], flush=True)
+    record = {"arm": arm, "seed": seed, "wall_seconds": elapsed, "stdout": result.stdout}
+    if "--conditional" in ARMS[arm][1]:  # the conditional accuracy of generator.keras, by the evaluate command
+        scores = os.path.join(folder, "evaluate.json")
+        subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), folder, "--json", scores, "--force"],
+                       check=True, capture_output=True, cwd=ROOT)
+        with open(scores) as handle:
+            record["conditional_accuracy"] = next(iter(json.load(handle).values()))["conditional_accuracy"]
     with open(os.path.join(folder, "study.json"), "w") as handle:
-        json.dump({"arm": arm, "seed": seed, "wall_seconds": elapsed, "stdout": result.stdout}, handle, indent=1)
+        json.dump(record, handle, indent=1)
 
 
 def scores(out: str, arm: str, seed: int) -> dict | None:
@@ -108,8 +121,11 @@ def scores(out: str, arm: str, seed: int) -> dict | None:
     with open(path) as handle:
         record = json.load(handle)
     fd = {name: values["frechet_distance"] for name, values in record["scores"].items()}
+    study = os.path.join(run_folder(out, arm, seed), "study.json")
+    accuracy = json.load(open(study)).get("conditional_accuracy") if os.path.exists(study) else None
     return {"picked": fd[record["sampled"]], "raw": fd["raw"], "average": fd["average"],
-            "sampled": record["sampled"], "evaluator": record["evaluator"], "samples": record["samples"]}
+            "sampled": record["sampled"], "evaluator": record["evaluator"], "samples": record["samples"],
+            "conditional_accuracy": accuracy}
 
 
 def report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float] | None = None) -> str:
@@ -125,7 +141,8 @@ def report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float
         median = statistics.median(f["picked"] for f in found)
         baseline = baseline or (median if arm == "notebook" else None)
         ratio = f"{median / baseline:.2f}x" if baseline else "-"
-        per_seed = " / ".join(f"{f['picked']:.1f}{'' if f['sampled'] == 'raw' else 'a'}" for f in found)
+        per_seed = " / ".join(f"{f['picked']:.1f}{'' if f['sampled'] == 'raw' else 'a'}" + (
+            f" ({f['conditional_accuracy']:.1%})" if f["conditional_accuracy"] is not None else "") for f in found)
         ms = f"{timings[arm]:.1f}" if timings and arm in timings else "-"
         lines.append(f"| {arm} | {ARMS[arm][0]} | {ARMS[arm][2]:,} | {per_seed} | {median:.1f} | {ratio} | "
                      f"{statistics.median(f['raw'] for f in found):.1f} | "
