@@ -96,7 +96,7 @@ def train(arm: str, seed: int, data: str, out: str) -> None:
                    "--no-progress", *options]
     print(f"{arm}, seed {seed}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     elapsed = time.perf_counter() - started
     if result.returncode:
         print(result.stdout[-2000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
@@ -122,31 +122,51 @@ def scores(out: str, arm: str, seed: int) -> dict | None:
         record = json.load(handle)
     fd = {name: values["frechet_distance"] for name, values in record["scores"].items()}
     study = os.path.join(run_folder(out, arm, seed), "study.json")
-    accuracy = json.load(open(study)).get("conditional_accuracy") if os.path.exists(study) else None
+    accuracy = None
+    if os.path.exists(study):
+        with open(study) as handle:
+            accuracy = json.load(handle).get("conditional_accuracy")
     return {"picked": fd[record["sampled"]], "raw": fd["raw"], "average": fd["average"],
             "sampled": record["sampled"], "evaluator": record["evaluator"], "samples": record["samples"],
             "conditional_accuracy": accuracy}
 
 
+def baseline_arm(arm: str) -> str:
+    """The notebook-recipe arm an arm is compared with: the same length and the same conditioning."""
+    for suffix in ("-20k", "-conditional"):
+        if arm.endswith(suffix):
+            return "notebook" + suffix
+    return "notebook"
+
+
+def median_picked(out: str, arm: str, seeds: list[int]) -> float | None:
+    found = [scores(out, arm, seed) for seed in seeds]
+    return statistics.median(f["picked"] for f in found) if all(found) else None
+
+
 def report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float] | None = None) -> str:
-    """A markdown table: per arm, each seed's picked FD and the medians (picked, raw, average)."""
-    lines = [f"| arm | what it changes | iterations | FD of generator.keras, seeds {', '.join(map(str, seeds))} "
-             f"| median | vs notebook | median raw G | median average | ms/it |",
+    """A markdown table: per arm, each seed's picked FD ("-" where not run) and, over all seeds, the
+    medians (picked, raw, average); an arm with a seed missing gets no medians."""
+    lines = [(f"| arm | what it changes | iterations | FD of generator.keras, seeds {', '.join(map(str, seeds))} "
+              "| median | vs notebook | median raw G | median average | ms/it |"),
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    baseline = None
     for arm in arms:
         found = [scores(out, arm, seed) for seed in seeds]
-        if not all(found):
+        if not any(found):
             continue
-        median = statistics.median(f["picked"] for f in found)
-        baseline = baseline or (median if arm == "notebook" else None)
-        ratio = f"{median / baseline:.2f}x" if baseline else "-"
-        per_seed = " / ".join(f"{f['picked']:.1f}{'' if f['sampled'] == 'raw' else 'a'}" + (
+        per_seed = " / ".join("-" if f is None else f"{f['picked']:.1f}{'' if f['sampled'] == 'raw' else 'a'}" + (
             f" ({f['conditional_accuracy']:.1%})" if f["conditional_accuracy"] is not None else "") for f in found)
         ms = f"{timings[arm]:.1f}" if timings and arm in timings else "-"
-        lines.append(f"| {arm} | {ARMS[arm][0]} | {ARMS[arm][2]:,} | {per_seed} | {median:.1f} | {ratio} | "
-                     f"{statistics.median(f['raw'] for f in found):.1f} | "
-                     f"{statistics.median(f['average'] for f in found):.1f} | {ms} |")
+        median = raw = average = ratio = "-"
+        if all(found):
+            median = statistics.median(f["picked"] for f in found)
+            baseline = median_picked(out, baseline_arm(arm), seeds)
+            ratio = f"{median / baseline:.2f}x" if baseline else "-"
+            median = f"{median:.1f}"
+            raw = f"{statistics.median(f['raw'] for f in found):.1f}"
+            average = f"{statistics.median(f['average'] for f in found):.1f}"
+        lines.append(f"| {arm} | {ARMS[arm][0]} | {ARMS[arm][2]:,} | {per_seed} | {median} | {ratio} | "
+                     f"{raw} | {average} | {ms} |")
     return "\n".join(lines)
 
 
@@ -195,6 +215,8 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="print the table of the runs on disk; train nothing")
     parser.add_argument("--time", action="store_true",
                         help="with --report: also time each arm's step here (--data needed), into the ms/it column")
+    parser.add_argument("--timings", metavar="JSON",
+                        help="with --time: keep the times in this file; without: read the ms/it column from it")
     args = parser.parse_args()
     arms = STAGES.get(args.arms) or [arm.strip() for arm in args.arms.split(",") if arm.strip()]
     unknown = [arm for arm in arms if arm not in ARMS]
@@ -216,6 +238,13 @@ def main() -> None:
 
         model, flags = cpu_description()
         print(f"timed on {model}, flags {' '.join(flags)}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+        if args.timings:
+            with open(args.timings, "w") as handle:
+                json.dump({"cpu": model, "flags": flags, "date": time.strftime("%Y-%m-%d"), "ms_per_iteration": timings},
+                          handle, indent=1)
+    elif args.timings:
+        with open(args.timings) as handle:
+            timings = json.load(handle)["ms_per_iteration"]
     print(report(args.out, arms, args.seeds, timings))
 
 
