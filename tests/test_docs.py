@@ -57,7 +57,7 @@ def test_ci_runs_exactly_the_readme_test_commands():
     readme = read(README)
     commands = [line.strip() for line in read(os.path.join(ROOT, ".ci", "run")).splitlines()
                 if line.strip().startswith("pytest")]
-    assert commands == ["pytest", "pytest -m slow"]
+    assert commands == ["pytest", "pytest -m slow -n 2"]
     for command in commands:
         assert re.search(rf"^    {re.escape(command)}\s+#", readme, re.MULTILINE), command
 
