@@ -148,6 +148,9 @@ def gif_command(args: argparse.Namespace) -> None:
 
 def train_main() -> int:
     """``gan-keras-train`` and ``python train.py``."""
+    from gan_keras.training.stop import hold_early_signals
+
+    hold_early_signals()  # before anything slow: a signal from here on is a clean stop
     from gan_keras.cli import run_command, train_parser
 
     return run_command(train_command, train_parser())

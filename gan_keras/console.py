@@ -10,7 +10,9 @@ fatal (``F``) lines, unknown errors, tracebacks, the progress bar. The filter li
 the parent so that nothing is lost when the child dies: an abort, a segfault or
 ``os._exit`` leaves its last lines in the pipe, and the parent still reads them all.
 
-The parent forwards SIGINT and SIGTERM to the child's process group, and the child is killed with the
+The parent forwards SIGINT and SIGTERM to the child's process group once the child says it is ready
+for them (a byte on a pipe, sent after a training command has set its early signal handlers), so a
+signal in the first moments of either process is a clean stop and not a death; the child is killed with the
 parent (``PR_SET_PDEATHSIG``), so a signal or a SIGKILL to the command's process acts as
 it would on a single process; the parent exits with the child's status (re-raising the
 child's fatal signal, so a shell still says "Aborted"). ``--debug`` shows TensorFlow's
@@ -25,6 +27,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 
 HARMLESS_LINE = re.compile(
     rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] "  # TensorFlow's INFO and WARNING lines
@@ -43,6 +46,8 @@ HARMLESS_LINE = re.compile(
     rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$)")
 LINE_STARTS = (b"I", b"W", b"E", b"2", b"T")  # a partial line starting otherwise is passed on at once
 CHILD_MARK = "GAN_KERAS_FILTERED_CHILD"
+READY_FD = "GAN_KERAS_READY_FD"  # the child writes a byte here when signals may be forwarded to it
+UNANSWERED_SIGNAL_S = 10.0  # a signal waits this long for a child that never says it is ready
 PR_SET_PDEATHSIG = 1
 
 
@@ -60,7 +65,10 @@ def run_filtered() -> int | None:
     None in the child itself and where the child could not be tied to this process's life
     (no parent-death signal): the caller then runs the command in this process.
     """
-    if os.environ.get(CHILD_MARK) or not sys.platform.startswith("linux") or not _is_this_command(sys.argv):
+    if os.environ.get(CHILD_MARK):
+        _tell_parent_ready()
+        return None
+    if not sys.platform.startswith("linux") or not _is_this_command(sys.argv):
         return None
     import ctypes
 
@@ -78,11 +86,18 @@ def run_filtered() -> int | None:
 
     sys.stdout.flush()
     sys.stderr.flush()
-    environment = {**os.environ, CHILD_MARK: "1", "PYTHONUNBUFFERED": "1", **_terminal_size()}
+    ready_read, ready_write = os.pipe()
+    environment = {**os.environ, CHILD_MARK: "1", READY_FD: str(ready_write), "PYTHONUNBUFFERED": "1",
+                   **_terminal_size()}
     child = subprocess.Popen([sys.executable, *sys.orig_argv[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             env=environment, process_group=0, preexec_fn=die_with_parent)
-    forward = lambda signum, frame: _signal_group(child.pid, signum)  # noqa: E731
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+                             env=environment, process_group=0, preexec_fn=die_with_parent, pass_fds=(ready_write,))
+    os.close(ready_write)
+    forwarder = _Forwarder(child.pid, ready_read)
+    previous = {sig: signal.signal(sig, forwarder.receive) for sig in (signal.SIGINT, signal.SIGTERM)}
+    from gan_keras.training.stop import early_signals
+
+    for signum in early_signals():  # what came before this process could forward it
+        forwarder.receive(signum, None)
     try:
         relay({child.stderr.fileno(): sys.stderr.fileno(), child.stdout.fileno(): sys.stdout.fileno()},
               filtered=child.stderr.fileno())
@@ -95,6 +110,54 @@ def run_filtered() -> int | None:
         os.kill(os.getpid(), -status)
         return 128 - status
     return status
+
+
+class _Forwarder:
+    """SIGINT and SIGTERM to the child's process group, held until the child is ready for them."""
+
+    def __init__(self, pid: int, ready_read: int):
+        import threading
+
+        self.pid, self.ready, self.pending = pid, False, []
+        threading.Thread(target=self._wait_ready, args=(ready_read,), daemon=True).start()
+
+    def receive(self, signum, frame) -> None:
+        self.pending.append((signum, time.monotonic()))
+        if self.ready:
+            self._flush()
+
+    def _wait_ready(self, ready_read: int) -> None:
+        import select
+
+        while not self.ready:
+            readable, _, _ = select.select([ready_read], [], [], 0.5)
+            waited = self.pending and time.monotonic() - self.pending[0][1] > UNANSWERED_SIGNAL_S
+            if readable:
+                os.read(ready_read, 1)  # a byte when ready; b"" when the child ended without saying so
+            if readable or waited:
+                self.ready = True
+        os.close(ready_read)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self.pending:
+            try:
+                signum, _ = self.pending.pop(0)
+            except IndexError:  # the other thread took it
+                return
+            _signal_group(self.pid, signum)
+
+
+def _tell_parent_ready() -> None:
+    """In the child: the parent may forward signals now (its handlers, if any, are set)."""
+    descriptor = os.environ.pop(READY_FD, None)
+    if descriptor is None:
+        return
+    try:
+        os.write(int(descriptor), b"r")
+        os.close(int(descriptor))
+    except (OSError, ValueError):
+        pass
 
 
 def _is_this_command(argv: list[str]) -> bool:

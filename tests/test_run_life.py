@@ -22,6 +22,13 @@ def train_process(*args, cwd=ROOT):
                             stderr=subprocess.PIPE, text=True, cwd=cwd)
 
 
+def catches_sigterm(pid):
+    """Whether the process has a handler for SIGTERM (Linux's /proc: the SigCgt mask)."""
+    with open(f"/proc/{pid}/status") as handle:
+        caught = next(int(line.split()[1], 16) for line in handle if line.startswith("SigCgt:"))
+    return bool(caught & (1 << (signal.SIGTERM - 1)))
+
+
 def staging_folders(parent):
     return [name for name in os.listdir(parent) if ".starting" in name]
 
@@ -31,8 +38,10 @@ def staging_folders(parent):
 def test_sigterm_during_start_up_stops_cleanly_with_a_resumable_folder(tmp_path, small_mnist, moment):
     run_dir = tmp_path / "run"
     process = train_process("--epochs", "4", "--data", small_mnist, "--out", str(run_dir), *SHORT)
-    if moment == "during imports":
-        time.sleep(0.5)
+    if moment == "during imports":  # the first moment the command can catch it: Python's start-up is done
+        deadline = time.time() + 60
+        while not catches_sigterm(process.pid) and time.time() < deadline:
+            time.sleep(0.001)
     else:
         deadline = time.time() + 120
         while not staging_folders(tmp_path) and time.time() < deadline:
@@ -179,3 +188,20 @@ def test_a_full_disk_during_start_up_names_the_file_and_leaves_no_folder(tmp_pat
         loop.train(config, show_progress=False)
     assert str(raised.value).startswith(f"cannot write {run_dir / 'grid_0000000.png'}: No space left on device")
     assert not run_dir.exists() and not staging_folders(tmp_path)
+
+
+def test_a_signal_before_the_run_took_over_is_its_stop_request():
+    from gan_keras.training.stop import StopRequest, hold_early_signals
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        hold_early_signals()
+        os.kill(os.getpid(), signal.SIGTERM)  # remembered, not fatal
+        time.sleep(0.01)
+        with StopRequest() as stop:
+            assert stop.requested and stop.signal_name == "SIGTERM"
+        with StopRequest() as stop:  # taken once
+            assert not stop.requested
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -11,6 +11,21 @@ from __future__ import annotations
 import signal
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_EARLY: list[int] = []  # signals that came before a StopRequest took over
+
+
+def hold_early_signals() -> None:
+    """From now until a :class:`StopRequest` takes over, SIGINT and SIGTERM are remembered instead of
+    fatal, so a signal in a run's first moments (its imports, say) is a clean stop at iteration 0 too."""
+    for sig in SIGNALS:
+        signal.signal(sig, lambda signum, frame: _EARLY.append(signum))
+
+
+def early_signals() -> list[int]:
+    """The signals :func:`hold_early_signals` remembered, oldest first; they are then forgotten."""
+    taken = list(_EARLY)
+    del _EARLY[:len(taken)]
+    return taken
 
 
 class StopRequest:
@@ -22,6 +37,8 @@ class StopRequest:
 
     def __enter__(self) -> StopRequest:
         self._previous = {sig: signal.signal(sig, self._handle) for sig in SIGNALS}
+        for signum in early_signals():
+            self._handle(signum, None)
         return self
 
     def __exit__(self, *exc) -> None:
