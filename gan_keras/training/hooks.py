@@ -53,35 +53,35 @@ class Scoring(Hook):
     """--eval-interval: score the sampled generator (and the raw one beside an average) into the next
     log row, and keep the best snapshot as generator_best.keras."""
 
-    def __init__(self, session, interval: int):
-        self.session, self.interval = session, interval
+    def __init__(self, state, interval: int):
+        self.state, self.interval = state, interval
 
     def __call__(self, moment: Moment) -> None:
-        session = self.session
-        count = session.config.eval_samples
-        scores = session.score(session.models.sampled, count)
+        state = self.state
+        count = state.config.eval_samples
+        scores = state.score(state.models.sampled, count)
         values = {"frechet_distance": scores.frechet_distance, "inception_score": scores.inception_score,
                   "rarest_class_share": scores.rarest_class_share}
-        if session.models.average is not None:
-            raw = session.score(session.models.generator, count)
+        if state.models.average is not None:
+            raw = state.score(state.models.generator, count)
             values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
-        session.log.scores = values
-        session.outputs.keep_if_best(moment.iteration, scores)
+        state.log.scores = values
+        state.outputs.keep_if_best(moment.iteration, scores)
 
 
 class LogRow(Hook):
     """--log-interval: the mean losses (and fresh scores) as a row of losses.csv and in the progress bar."""
 
-    def __init__(self, session, interval: int):
-        self.session, self.interval = session, interval
+    def __init__(self, state, interval: int):
+        self.state, self.interval = state, interval
 
     def due(self, moment: Moment) -> bool:
-        return super().due(moment) or bool(self.session.log.scores)
+        return super().due(moment) or bool(self.state.log.scores)
 
     def __call__(self, moment: Moment) -> None:
-        log = self.session.log
+        log = self.state.log
         moment.row = log.flush(moment.iteration)
-        self.session.bar.set_postfix_str(format_values(moment.row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
+        self.state.bar.set_postfix_str(format_values(moment.row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
                                          refresh=False)
 
 
@@ -91,24 +91,24 @@ class Pick(Hook):
 
     interval = None
 
-    def __init__(self, session):
-        self.session = session
+    def __init__(self, state):
+        self.state = state
 
     def __call__(self, moment: Moment) -> None:
         from gan_keras.scoring.evaluator import DEFAULT_SAMPLES, shipped_evaluator
 
-        session = self.session
-        session.bar.close()  # the pick prints, and its scoring is not training time
-        evaluator = session.evaluator or shipped_evaluator(session.dataset)
+        state = self.state
+        state.bar.close()  # the pick prints, and its scoring is not training time
+        evaluator = state.evaluator or shipped_evaluator(state.dataset)
         if evaluator is None:
             print("no shipped evaluator knows this data: generator.keras is the averaged generator", flush=True)
             return
         print(f"choosing generator.keras: scoring the average and the raw G on {DEFAULT_SAMPLES:,} samples each",
               flush=True)
-        models = session.models
-        scores = {name: session.score(model, DEFAULT_SAMPLES, evaluator)
+        models = state.models
+        scores = {name: state.score(model, DEFAULT_SAMPLES, evaluator)
                   for name, model in (("average", models.sampled), ("raw", models.generator))}
-        picked = session.outputs.record_pick(moment.iteration, evaluator.version, DEFAULT_SAMPLES, {
+        picked = state.outputs.record_pick(moment.iteration, evaluator.version, DEFAULT_SAMPLES, {
             name: {"frechet_distance": value.frechet_distance, "inception_score": value.inception_score}
             for name, value in scores.items()})
         print(f"generator.keras is the {picked} generator (FD of the average {scores['average'].frechet_distance:.2f}, "
@@ -119,11 +119,11 @@ class Pick(Hook):
 class Grid(Hook):
     """--save-interval: the fixed-noise grid of the sampled generator."""
 
-    def __init__(self, session, interval: int):
-        self.session, self.interval = session, interval
+    def __init__(self, state, interval: int):
+        self.state, self.interval = state, interval
 
     def __call__(self, moment: Moment) -> None:
-        moment.grid = self.session.outputs.grid(moment.iteration, self.session.fixed_noise)
+        moment.grid = self.state.outputs.grid(moment.iteration, self.state.fixed_noise)
 
 
 class ModelSave(Hook):
@@ -131,11 +131,11 @@ class ModelSave(Hook):
 
     at_stop = True
 
-    def __init__(self, session, interval: int):
-        self.session, self.interval = session, interval
+    def __init__(self, state, interval: int):
+        self.state, self.interval = state, interval
 
     def __call__(self, moment: Moment) -> None:
-        self.session.outputs.save_models()
+        self.state.outputs.save_models()
 
 
 class TensorBoard(Hook):
@@ -144,10 +144,10 @@ class TensorBoard(Hook):
 
     interval, at_last = None, False
 
-    def __init__(self, session, writer):
-        self.writer, self.real_grid = writer, session.outputs.real_grid
-        if session.first_grid is not None:  # a new run: its grid 0 was drawn before the folder had its name
-            writer.grids(0, session.first_grid, self.real_grid)
+    def __init__(self, state, writer):
+        self.writer, self.real_grid = writer, state.outputs.real_grid
+        if state.first_grid is not None:  # a new run: its grid 0 was drawn before the folder had its name
+            writer.grids(0, state.first_grid, self.real_grid)
 
     def due(self, moment: Moment) -> bool:
         return moment.row is not None or moment.grid is not None
@@ -168,28 +168,28 @@ class Checkpoint(Hook):
 
     at_stop = True
 
-    def __init__(self, session, interval: int):
-        self.session, self.interval = session, interval
+    def __init__(self, state, interval: int):
+        self.state, self.interval = state, interval
 
     def __call__(self, moment: Moment) -> None:
-        self.session.checkpoint(moment.iteration, self.session.log.pending)
+        self.state.checkpoint(moment.iteration, self.state.log.pending)
 
 
-def run_hooks(session) -> list[Hook]:
-    """The hooks of ``session``'s run, in the order they are called at an iteration."""
-    config = session.config
+def run_hooks(state) -> list[Hook]:
+    """The hooks of ``state``'s run, in the order they are called at an iteration."""
+    config = state.config
     hooks: list[Hook] = []
-    if session.evaluator is not None:
-        hooks.append(Scoring(session, config.eval_interval))
-    hooks.append(LogRow(session, config.log_interval))
-    if config.sample_from == "better" and session.models.average is not None and config.strategy != "multiworker":
-        hooks.append(Pick(session))
-    hooks += [Grid(session, config.save_interval), ModelSave(session, config.save_interval)]
+    if state.evaluator is not None:
+        hooks.append(Scoring(state, config.eval_interval))
+    hooks.append(LogRow(state, config.log_interval))
+    if config.sample_from == "better" and state.models.average is not None and config.strategy != "multiworker":
+        hooks.append(Pick(state))
+    hooks += [Grid(state, config.save_interval), ModelSave(state, config.save_interval)]
     if not config.no_tensorboard:
         from gan_keras.training.tensorboard_log import TensorBoardLog
 
-        hooks.append(TensorBoard(session, TensorBoardLog(session.run_dir)))
-    hooks.append(Checkpoint(session, config.checkpoint_interval))
+        hooks.append(TensorBoard(state, TensorBoardLog(state.run_dir)))
+    hooks.append(Checkpoint(state, config.checkpoint_interval))
     return hooks
 
 

@@ -1,6 +1,6 @@
 """One run's live state: its models and step, its random state, and the writers of its folder.
 
-:class:`TrainingSession` builds a run from its settled ``TrainConfig`` (or restores it from a
+:class:`RunState` builds a run from its settled ``TrainConfig`` (or restores it from a
 checkpoint), assembles a new run folder atomically, and writes what the hooks ask for
 (checkpoints, scores). The loop that trains it is :mod:`gan_keras.training.loop`.
 """
@@ -21,7 +21,7 @@ from gan_keras.run_dir import (FIXED_NOISE_FILE, RunLock, publish, rewind_output
                                write_config)
 
 
-class TrainingSession:
+class RunState:
     """One run's live state: the models and step, the random state, the writers of its folder."""
 
     def __init__(self, config: TrainConfig, dataset: Dataset, run_dir: str | None = None, resumed: bool = False):
