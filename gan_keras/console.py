@@ -93,9 +93,9 @@ def run_filtered() -> int | None:
                              env=environment, process_group=0, preexec_fn=die_with_parent, pass_fds=(ready_write,))
     os.close(ready_write)
     forwarder = _Forwarder(child.pid, ready_read)
-    previous = {sig: signal.signal(sig, forwarder.receive) for sig in (signal.SIGINT, signal.SIGTERM)}
-    from gan_keras.training.stop import early_signals
+    from gan_keras.training.stop import SIGNALS, early_signals
 
+    previous = {sig: signal.signal(sig, forwarder.receive) for sig in SIGNALS}
     for signum in early_signals():  # what came before this process could forward it
         forwarder.receive(signum, None)
     try:
