@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from gan_keras.defaults import config_from_namespace, given_fields
 from gan_keras.errors import DataError, UsageError
+from gan_keras.settings import asked_from_arguments, given_fields, ignored_options
 
 RESUME_MACHINE_SETTINGS = ("strategy", "devices", "cluster_timeout", "mixed_precision", "upsampling",
                            "training_forms")
@@ -35,10 +35,13 @@ def train_command(args: argparse.Namespace) -> None:
                          f"Keras is set to KERAS_BACKEND={backend}; run train.py with KERAS_BACKEND=tensorflow "
                          f"(sample.py, make_gif.py and the evaluator run on any backend)")
 
-    if args.resume is None:
-        train(config_from_namespace(args), show_progress=not args.no_progress)
-        return
     given = given_fields(args)
+    if args.resume is None:
+        asked = asked_from_arguments(args)
+        for note in ignored_options(given, asked):
+            print(note, flush=True)
+        train(asked, show_progress=not args.no_progress)
+        return
     changed = sorted(set(given) - {"epochs", "data", *RESUME_MACHINE_SETTINGS})
     if changed:
         raise UsageError(f"--resume continues a run with its own settings; only --epochs (a new total), "

@@ -1,7 +1,9 @@
 """Training settings and their defaults: the one place each default is written.
 
 The scripts build their argument parsers from :class:`TrainConfig`, and the
-training engine reads the same object, so a default never appears twice.
+training engine reads the same object, so a default never appears twice. This
+module is data only: what a setting becomes for one run is decided in
+:mod:`gan_keras.settings`. It imports nothing of the package.
 """
 
 from __future__ import annotations
@@ -70,9 +72,13 @@ CHECKPOINT_EVERY = 1000  # iterations between checkpoints when no interval is gi
 GRIDS_PER_RUN = 25  # about this many grids when --save-interval is not given
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run needs to know. Field metadata holds the ``--help`` text."""
+    """Everything a training run needs to know. Field metadata holds the ``--help`` text.
+
+    Frozen: a run's settings are asked for (the command line, a resumed run's config.json), then resolved
+    once by :func:`gan_keras.settings.resolve` into a new, complete TrainConfig that nothing changes after.
+    A field left None (or ``auto``) is one that resolution fills in."""
 
     epochs: int = dataclasses.field(
         default=3000,
@@ -236,120 +242,6 @@ def run_classes(config: TrainConfig) -> int | None:
     return CLASSES if config.conditional else None
 
 
-def config_from_namespace(namespace: object) -> TrainConfig:
-    """Build a TrainConfig from parsed arguments: the fields given, defaults for the rest."""
-    return with_model_defaults(TrainConfig(**given_fields(namespace)))
-
-
-def with_model_defaults(config: TrainConfig) -> TrainConfig:
-    """Fill the settings left unset (None) from the recipe (RECIPES), then the model's row of MODEL_DEFAULTS;
-    D's and G's learning rates from --lr last."""
-    from gan_keras.errors import UsageError
-
-    if config.model not in MODEL_DEFAULTS:
-        raise UsageError(f"--model must be one of {', '.join(MODEL_DEFAULTS)}, got {config.model!r}")
-    if config.recipe not in RECIPES:
-        raise UsageError(f"--recipe must be one of {', '.join(RECIPES)}, got {config.recipe!r}")
-    recipe = RECIPES[config.recipe]
-    for name in RECIPE_KNOBS:
-        if getattr(config, name) is None:
-            setattr(config, name, getattr(recipe, name))
-    for name in ("latent_dim", "batch_size", "lr", "beta1", "d_dropout"):
-        setattr(config, name, model_setting(config.model, name, getattr(config, name)))
-    config.d_lr = config.lr if config.d_lr is None else config.d_lr
-    config.g_lr = config.lr if config.g_lr is None else config.g_lr
-    return config
-
-
 def model_setting(model: str, name: str, value):
     """``value`` when given, else the model's own setting ``name`` from MODEL_DEFAULTS."""
     return getattr(MODEL_DEFAULTS[model], name) if value is None else value
-
-
-def auto_save_interval(epochs: int) -> int:
-    """A round interval (1, 2, 2.5 or 5 times a power of ten) giving about GRIDS_PER_RUN grids."""
-    candidates = sorted({int(m * 10**power) for power in range(9) for m in (1, 2, 2.5, 5)
-                         if float(m * 10**power).is_integer()})
-    return min(candidates, key=lambda c: (abs(epochs / c - GRIDS_PER_RUN), c))
-
-
-def resolve_intervals(config: TrainConfig) -> TrainConfig:
-    """Fill the save and checkpoint intervals left unset, so config.json records what ran."""
-    if config.checkpoint_interval is None:
-        if config.save_interval is not None:
-            config.checkpoint_interval = config.save_interval
-    if config.save_interval is None:
-        config.save_interval = auto_save_interval(config.epochs)
-    if config.checkpoint_interval is None:
-        config.checkpoint_interval = config.save_interval * max(1, round(CHECKPOINT_EVERY / config.save_interval))
-    return config
-
-
-def given_fields(namespace: object) -> dict:
-    """The TrainConfig fields set on the command line (parsers leave the others None)."""
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    return {k: v for k, v in vars(namespace).items() if k in names and v is not None}
-
-
-LIMITS = {
-    "epochs": (1, 100_000_000),
-    "batch_size": (1, 65_536),
-    "latent_dim": (1, 10_000),
-    "log_interval": (1, 100_000_000),
-    "keep_checkpoints": (1, 1000),
-    "eval_samples": (100, 1_000_000),
-}
-
-
-def validate(config: TrainConfig) -> None:
-    """Refuse zero, negative and absurd settings with one clear message (exit code 2)."""
-    from gan_keras.errors import UsageError
-
-    with_model_defaults(config)
-    for name, (low, high) in LIMITS.items():
-        value = getattr(config, name)
-        if not low <= value <= high:
-            raise UsageError(f"--{name.replace('_', '-')} must be between {low:,} and {high:,}, got {value}")
-    if config.save_interval is not None and not 1 <= config.save_interval <= 100_000_000:
-        raise UsageError(f"--save-interval must be between 1 and 100,000,000, got {config.save_interval}")
-    if not 1 <= config.cluster_timeout <= 86_400:
-        raise UsageError(f"--cluster-timeout must be between 1 and 86,400 seconds, got {config.cluster_timeout}")
-    if not (config.ema == 0 or 0.5 <= config.ema < 1):
-        raise UsageError(f"--ema must be 0 (off) or a decay in [0.5, 1), got {config.ema}")
-    if config.checkpoint_interval is not None and not 1 <= config.checkpoint_interval <= 100_000_000:
-        raise UsageError(f"--checkpoint-interval must be a positive number, got {config.checkpoint_interval}")
-    if config.eval_interval is not None and not 1 <= config.eval_interval <= 100_000_000:
-        raise UsageError(f"--eval-interval must be a positive number, got {config.eval_interval}")
-    for name in ("lr", "d_lr", "g_lr"):
-        if not 0 < getattr(config, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(config, name)}")
-    validate_recipe_knobs(config)
-    if not 0 <= config.beta1 < 1:
-        raise UsageError(f"--beta1 must be in [0, 1), got {config.beta1}")
-    if config.training_forms != "auto":
-        from gan_keras.machine_choices import parse_forms
-
-        parse_forms(config.training_forms)
-    from gan_keras.training.distribute import check_strategy_settings
-
-    check_strategy_settings(config.strategy, config.devices)
-    if config.seed is not None and not 0 <= config.seed < 2**32:
-        raise UsageError(f"--seed must be between 0 and 2**32 - 1, got {config.seed}")
-
-
-def validate_recipe_knobs(config: TrainConfig) -> None:
-    """Refuse recipe knobs out of range, or given to a family they do not apply to."""
-    from gan_keras.errors import UsageError
-
-    if not 0 <= config.d_dropout < 1:
-        raise UsageError(f"--d-dropout must be in [0, 1), got {config.d_dropout}")
-    if not 0 <= config.label_smoothing < 0.5:
-        raise UsageError(f"--label-smoothing must be in [0, 0.5), got {config.label_smoothing}")
-    if not 0 <= config.r1_gamma <= 1000:
-        raise UsageError(f"--r1-gamma must be between 0 and 1,000, got {config.r1_gamma}")
-    if config.recipe != "notebook" and config.model != "dcgan":
-        raise UsageError(f"--recipe {config.recipe} was measured for the DCGAN; --model {config.model} trains with "
-                         f"its own settings (--recipe notebook), or give the knobs one by one")
-    if config.model != "dcgan" and (config.d_dropout or config.d_norm != "none"):
-        raise UsageError(f"--d-dropout and --d-norm change the DCGAN's discriminator; --model {config.model} "
-                         f"has no Dropout or normalisation there")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -31,19 +32,18 @@ def resolve_target(target: str) -> tuple[str, dict]:
 def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[dict]:
     """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run, each scored
     as its saved file computes (:func:`~gan_keras.scoring.evaluator.score_as_saved`)."""
-    from gan_keras.defaults import run_classes, validate
+    from gan_keras.defaults import run_classes
     from gan_keras.machine_choices import STANDARD_LAYERS
-    from gan_keras.run_dir import (AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE,
-                                   read_config)
+    from gan_keras.run_dir import AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE
+    from gan_keras.settings import recorded_settings, with_family_and_recipe
     from gan_keras.sampling import load_generator
     from gan_keras.scoring.evaluator import score_as_saved
     from gan_keras.training.checkpoints import assign_groups, list_checkpoints, read_checkpoint, variable_groups
     from gan_keras.training.gan import build_run_models
     from gan_keras.training.outputs import read_best
 
-    config = read_config(run_dir)
-    validate(config)  # fills what an older config.json leaves out
-    config.mixed_precision, config.upsampling, config.training_forms = "none", "transposed", STANDARD_LAYERS
+    config = dataclasses.replace(with_family_and_recipe(recorded_settings(run_dir)),  # an older file lacks some
+                                 mixed_precision="none", upsampling="transposed", training_forms=STANDARD_LAYERS)
     models = build_run_models(config, run_classes(config))
     rows = []
     for iteration, path in list_checkpoints(run_dir):

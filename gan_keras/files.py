@@ -1,4 +1,4 @@
-"""File writing that never leaves a half-written result behind."""
+"""File writing that never leaves a half-written result behind, and whether a process that left files is alive."""
 
 from __future__ import annotations
 
@@ -56,3 +56,20 @@ class writing:
             raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
                                 f"earlier results and checkpoints are untouched") from None
         return False
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (another user's counts); where there is no such probe, assume it does."""
+    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no probe (on Windows it stops the process)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    try:  # a zombie (ended, never reaped: a container whose first process reaps nothing) is no longer alive
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

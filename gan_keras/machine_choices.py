@@ -10,11 +10,12 @@ all of them compute alike.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import NamedTuple
 
-from gan_keras.errors import UsageError
 from gan_keras import roofline
+from gan_keras.errors import UsageError
 
 BF16_MIN_SPEEDUP = 1.5
 STANDARD_LAYERS = "standard"  # --training-forms: Keras's own layers only
@@ -130,22 +131,24 @@ def parse_forms(text: str) -> tuple[str, ...]:
     return forms
 
 
-def settle_for_this_machine(config, resumed: bool = False) -> None:
-    """Turn every ``auto`` hardware setting of ``config`` into this machine's choice; on a resumed run, say
-    in one line where this machine would choose otherwise than the run records.
+def settle_for_this_machine(config, resumed: bool = False, gpus: int | None = None):
+    """``config`` (a frozen TrainConfig) with every ``auto`` hardware setting turned into this machine's choice;
+    on a resumed run, one line where this machine would choose otherwise than the run records.
 
-    Call it once the strategy has set TensorFlow's devices up: measuring bf16's speed runs ops,
-    and TensorFlow splits the CPU into logical devices only before its first op."""
-    gpus = gpu_count()
+    Called by :func:`gan_keras.settings.resolve` once the strategy has set TensorFlow's devices up: measuring
+    bf16's speed runs ops, and TensorFlow splits the CPU into logical devices only before its first op."""
+    gpus = gpu_count() if gpus is None else gpus
     multiworker = config.strategy == "multiworker"
     if resumed:
         _note_other_choices(config, gpus, multiworker)
-    settle_precision(config, gpus)
-    settle_upsampling(config, gpus)
-    if config.training_forms == "auto":
-        config.training_forms = forms_text(training_forms_here(config.mixed_precision, gpus, multiworker))
-    if config.training_forms == STANDARD_LAYERS and config.upsampling == "subpixel":
+    precision = settle_precision(config.mixed_precision, gpus, multiworker)
+    upsampling = settle_upsampling(config.upsampling, gpus, multiworker)
+    forms = config.training_forms
+    if forms == "auto":
+        forms = forms_text(training_forms_here(precision, gpus, multiworker))
+    if forms == STANDARD_LAYERS and upsampling == "subpixel":
         raise UsageError("--training-forms standard trains with Keras's own layers: leave out --upsampling subpixel")
+    return dataclasses.replace(config, mixed_precision=precision, upsampling=upsampling, training_forms=forms)
 
 
 def training_forms_here(precision: str, gpus: int | None = None, multiworker: bool = False) -> tuple[str, ...]:
@@ -165,29 +168,29 @@ def gpu_count() -> int:
     return len(tf.config.list_physical_devices("GPU"))
 
 
-def settle_precision(config, gpus: int | None = None) -> None:
-    """--mixed-precision auto as this machine's choice (float32 under multiworker); one warning where bf16
-    would be emulated."""
+def settle_precision(requested: str, gpus: int | None = None, multiworker: bool = False) -> str:
+    """The --mixed-precision that runs for ``requested`` on this machine (float32 for ``auto`` under multiworker):
+    one warning where bf16 would be emulated, one line saying what ``auto`` chose and why."""
     gpus = gpu_count() if gpus is None else gpus
-    if config.mixed_precision == "auto" and config.strategy == "multiworker":
-        config.mixed_precision = "none"
-    choice = choose_precision(config.mixed_precision, gpus)
+    if requested == "auto" and multiworker:
+        return "none"
+    choice = choose_precision(requested, gpus)
     if choice.warning:
         print(choice.warning, file=sys.stderr, flush=True)
-    if config.mixed_precision == "auto":
+    if requested == "auto":
         print(f"mixed precision: {choice.precision} (auto, on this machine: {choice.reason})", flush=True)
-    config.mixed_precision = choice.precision
+    return choice.precision
 
 
-def settle_upsampling(config, gpus: int | None = None) -> None:
-    """--upsampling auto as this machine's choice (transposed under multiworker)."""
+def settle_upsampling(requested: str, gpus: int | None = None, multiworker: bool = False) -> str:
+    """The --upsampling that runs for ``requested`` on this machine (transposed for ``auto`` under multiworker)."""
     gpus = gpu_count() if gpus is None else gpus
-    if config.upsampling == "auto" and config.strategy == "multiworker":
-        config.upsampling = "transposed"
-    chosen = choose_upsampling(config.upsampling, gpus)
-    if chosen != config.upsampling:
+    if requested == "auto" and multiworker:
+        return "transposed"
+    chosen = choose_upsampling(requested, gpus)
+    if chosen != requested:
         print(f"upsampling: {chosen} (auto, on this machine)", flush=True)
-    config.upsampling = chosen
+    return chosen
 
 
 def _note_other_choices(config, gpus: int, multiworker: bool) -> None:

@@ -9,40 +9,21 @@ the fastest an iteration could run: the bench prints each variant's share of it.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
+
+from gan_keras.runtime import cpu_flags, first_cpu_field, onednn_enabled
 
 FLAGS_THAT_MATTER = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 MATMUL_SIZE = 2048
 
 
-def cpu_flags() -> set[str]:
-    """Every flag /proc/cpuinfo lists for the first CPU (empty where there is no such file)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    return set(value.split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_description() -> tuple[str, list[str]]:
-    """(CPU model name, the flags of FLAGS_THAT_MATTER it has) from /proc/cpuinfo."""
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                    break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    return model, [flag for flag in FLAGS_THAT_MATTER if flag in flags]
+def cpu_description(text: str | None = None) -> tuple[str, list[str]]:
+    """(CPU model name, the flags of FLAGS_THAT_MATTER it has) from /proc/cpuinfo (or ``text``)."""
+    flags = cpu_flags(text)
+    return (first_cpu_field("model name", text) or "unknown CPU",
+            [flag for flag in FLAGS_THAT_MATTER if flag in flags])
 
 
 def layer_flops(layer, batch: int) -> int:
@@ -113,23 +94,10 @@ def native_bf16(flags: list[str] | None = None) -> bool:
 def machine_key() -> str:
     """What a measurement of this machine's speed depends on: the CPU (model name, family, model,
     stepping, every flag), TensorFlow's version and whether its oneDNN kernels run."""
-    import hashlib
-
     import tensorflow as tf
 
-    from gan_keras.runtime import onednn_enabled
-
-    identity, flags = {}, ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                key, _, value = (part.strip() for part in line.partition(":"))
-                if key in ("cpu family", "model", "stepping") and key not in identity:
-                    identity[key] = value
-                elif key == "flags" and not flags:
-                    flags = value
-    except OSError:
-        pass
+    identity = {key: first_cpu_field(key) for key in ("cpu family", "model", "stepping") if first_cpu_field(key)}
+    flags = first_cpu_field("flags") or ""
     model = cpu_description()[0]
     cpu = " ".join(f"{key} {value}" for key, value in identity.items())
     flags_digest = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]

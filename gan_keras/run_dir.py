@@ -16,12 +16,13 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import sys
 
 from gan_keras.defaults import RUNS_ROOT, TrainConfig
 from gan_keras.errors import DataError, UsageError
-from gan_keras.files import atomic_path
+from gan_keras.files import atomic_path, process_alive
 
 CONFIG_FILE = "config.json"
 LOSSES_CSV = "losses.csv"
@@ -38,8 +39,11 @@ LOCK_FILE = ".lock"
 STAGING_MARK = ".starting"
 
 
-def choose_run_dir(out: str | None) -> str:
-    """The folder a new run will get: ``out`` if it is absent or empty, else a timestamped one under runs/."""
+def choose_run_dir(out: str | None, create: bool = True) -> str:
+    """The folder a new run will get: ``out`` if it is absent or empty, else a timestamped one under runs/.
+
+    Every problem with ``out`` is one line naming it, found before anything slow starts; with ``create``
+    False nothing is made on disk (a probe folder is made and removed at once where the run will be)."""
     if out is None:
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = os.path.join(RUNS_ROOT, stamp)
@@ -47,12 +51,11 @@ def choose_run_dir(out: str | None) -> str:
         while os.path.exists(out):
             suffix += 1
             out = os.path.join(RUNS_ROOT, f"{stamp}-{suffix}")
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise UsageError(f"{out} is a file, not a folder; --out names the run folder to create")
-    if os.path.isdir(out) and os.listdir(out):
-        raise UsageError(f"{out} already exists and is not empty; choose another --out "
-                         f"(earlier runs are never overwritten)")
-    parent = os.path.dirname(os.path.abspath(out))
+    _check_out(out)
+    parent = os.path.dirname(os.path.realpath(out))
+    if not create:
+        _probe_writable(out, parent)
+        return out
     try:
         os.makedirs(parent, exist_ok=True)
     except OSError as error:
@@ -63,16 +66,58 @@ def choose_run_dir(out: str | None) -> str:
     return out
 
 
+NAME_MAX = 255  # bytes in one file name, on the file systems Linux uses
+
+
+def _check_out(out: str) -> None:
+    """Refuse an ``out`` no run can get: empty, a file, a folder with something in it, or too long a name."""
+    if not out.strip():
+        raise UsageError("--out is empty: give the name of the run folder to create")
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"{out} is a file, not a folder; --out names the run folder to create")
+    if os.path.isdir(out) and os.listdir(out):
+        raise UsageError(f"{out} already exists and is not empty; choose another --out "
+                         f"(earlier runs are never overwritten)")
+    name = os.path.basename(os.path.realpath(out))
+    if len(os.fsencode(name)) > NAME_MAX:
+        raise UsageError(f"--out {out[:60]}...: a folder name is at most {NAME_MAX} bytes, this one has "
+                         f"{len(os.fsencode(name))}")
+
+
+def _probe_writable(out: str, parent: str) -> None:
+    """Make and remove a folder where the run will be (in its nearest existing ancestor): refused in one line
+    naming ``out`` if that cannot be done (no such place, not a folder, not writable, /proc)."""
+    import tempfile
+
+    ancestor = parent
+    while not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise UsageError(f"cannot create run folder {out}: {ancestor} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".gan_keras_probe", dir=ancestor))
+    except OSError as error:
+        raise UsageError(f"cannot create run folder {out}: {error.strerror or error}") from None
+
+
+def resume_command(run_dir: str) -> str:
+    """The command that continues the run in ``run_dir``, quoted for a POSIX shell."""
+    return shlex.join(["python", "train.py", "--resume", run_dir])
+
+
 def staging_dir(run_dir: str) -> str:
-    """The hidden folder a new run is assembled in, beside ``run_dir``."""
-    parent, name = os.path.split(os.path.abspath(run_dir))
-    return os.path.join(parent, f".{name}{STAGING_MARK}{os.getpid()}")
+    """The hidden folder a new run is assembled in, beside ``run_dir`` (beside the folder a link names), its name
+    cut short where ``run_dir``'s is long."""
+    parent, name = os.path.split(os.path.realpath(run_dir))
+    short = os.fsencode(name)[:NAME_MAX - 40].decode(errors="ignore")
+    return os.path.join(parent, f".{short}{STAGING_MARK}{os.getpid()}")
 
 
 def publish(staging: str, run_dir: str) -> None:
-    """Move the assembled run into place in one rename (an empty folder there is replaced)."""
+    """Move the assembled run into place in one rename (an empty folder there, or the one a link names, is
+    replaced)."""
     try:
-        os.rename(staging, run_dir)
+        os.rename(staging, os.path.realpath(run_dir))
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         if error.errno in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
@@ -88,23 +133,6 @@ def _remove_dead_staging(parent: str) -> None:
             pid = name.rsplit(STAGING_MARK, 1)[1]
             if pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (another user's counts); where there is no such probe, assume it does."""
-    if os.name != "posix":  # elsewhere os.kill(pid, 0) is no probe (on Windows it stops the process)
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    try:  # a zombie (ended, never reaped: a container whose first process reaps nothing) is no longer alive
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 PARTIAL_FILE = re.compile(r"^\..*\.partial\d+\.\w+$")  # atomic_path's temporary names
@@ -230,18 +258,13 @@ def read_run_record(run_dir: str) -> dict:
     return record
 
 
-def read_config(run_dir: str) -> TrainConfig:
-    """The settings a run was started with, from its config.json."""
+def resumable_record(run_dir: str) -> dict:
+    """The config.json of a run that can be resumed (refused in one line where ``run_dir`` is none)."""
     if not os.path.isdir(run_dir):
         raise UsageError(f"cannot resume {run_dir}: no such folder")
     if not os.path.isdir(os.path.join(run_dir, "checkpoints")):
         raise UsageError(f"cannot resume {run_dir}: not a run folder (no {CONFIG_FILE} and checkpoints/)")
-    arguments = read_run_record(run_dir)["arguments"]
-    names = {f.name for f in dataclasses.fields(TrainConfig)}
-    try:
-        return TrainConfig(**{k: v for k, v in arguments.items() if k in names})
-    except TypeError as error:
-        raise DataError(f"{os.path.join(run_dir, CONFIG_FILE)} is unreadable ({error})") from None
+    return read_run_record(run_dir)
 
 
 def write_config(run_dir: str, config: TrainConfig, data_description: str, data_fingerprint: dict,
@@ -265,13 +288,12 @@ def update_config(run_dir: str, config: TrainConfig) -> None:
             json.dump(record, handle, indent=2)
 
 
-def recorded_data(run_dir: str, config: TrainConfig, moved_to: str | None):
-    """The run's data, from its recorded absolute path or ``moved_to``, refused if it changed since."""
+def recorded_data(run_dir: str, config: TrainConfig):
+    """The run's data, from ``config.data`` (its recorded absolute path, or a moved copy's), refused if it changed
+    since."""
     from gan_keras.data import fingerprint, fingerprint_difference, load_dataset
 
     record = read_run_record(run_dir)
-    if moved_to is not None:
-        config.data = os.path.abspath(moved_to)
     if config.data is not None and not os.path.exists(config.data):
         raise DataError(f"data file not found: {config.data} (the data this run was trained on); "
                         f"pass --data with its new place")

@@ -41,6 +41,27 @@ def onednn_enabled() -> bool:
         return False
     if not (sys.platform.startswith("linux") and platform.machine() == "x86_64"):
         return False
-    from gan_keras.roofline import cpu_flags
-
     return any(flag in cpu_flags() for flag in ONEDNN_DEFAULT_FLAGS)
+
+
+def cpuinfo() -> str:
+    """The text of /proc/cpuinfo ("" where there is no such file)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
+def first_cpu_field(name: str, text: str | None = None) -> str | None:
+    """The value of field ``name`` for the first CPU of ``text`` (/proc/cpuinfo's when None), or None."""
+    for line in (cpuinfo() if text is None else text).splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
+def cpu_flags(text: str | None = None) -> set[str]:
+    """Every flag /proc/cpuinfo (or ``text``) lists for the first CPU (empty where there is none)."""
+    return set((first_cpu_field("flags", text) or "").split())

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOOLS = os.path.join(ROOT, "tools")
+sys.path.insert(0, TOOLS)  # the developers' tools (killtest, bench), which the tests run too
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The user's own files are never the tests' business: the session (and every process it starts) gets a home
 # of its own, and its own cache folder (machine measurements, classifiers) shared by the session's runs.

@@ -26,7 +26,7 @@ import tensorflow as tf  # noqa: E402
 from gan_keras.training.batches import batch_stream  # noqa: E402
 from gan_keras.training.checkpoints import variable_groups  # noqa: E402
 from gan_keras.training.gan import build_gan  # noqa: E402
-from gan_keras.training.steps import make_step  # noqa: E402
+from gan_keras.training.run_state import make_step  # noqa: E402
 
 LOOP, MODEL, CONDITIONAL, ITERATIONS = sys.argv[1], sys.argv[2], sys.argv[3] == "1", int(sys.argv[4])
 CLASSES = 10 if CONDITIONAL else None

@@ -5,9 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from gan_keras.defaults import TrainConfig, auto_save_interval, resolve_intervals
+from gan_keras.defaults import TrainConfig
+from gan_keras.settings import auto_save_interval, resolve_intervals
 from gan_keras.training.gan import build_gan
-from gan_keras.training.steps import make_step
+from gan_keras.training.run_state import make_step
 from gan_keras.sampling import one_hot
 
 

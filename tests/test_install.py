@@ -49,12 +49,18 @@ def test_the_wheel_holds_the_package_the_weights_and_the_commands(wheel):
     assert all(f"{command} = " in text for command in COMMANDS)
 
 
-def test_installed_package_runs_its_commands_and_finds_its_weights(wheel, source, tmp_path):
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
+    """(the python of a new virtual environment with the wheel installed, an environment without PYTHONPATH)."""
+    venv = tmp_path_factory.mktemp("venv")
     run(sys.executable, "-m", "venv", "--system-site-packages", str(venv))  # TensorFlow and the rest: this machine's
+    run(str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel))
+    return venv, {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+
+
+def test_installed_package_runs_its_commands_and_finds_its_weights(installed, source, tmp_path):
+    venv, env = installed
     python, bin_folder = str(venv / "bin" / "python"), venv / "bin"
-    run(python, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel))
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     for command in COMMANDS:
         assert "usage:" in run(str(bin_folder / command), "--help", cwd=tmp_path, env=env).stdout
     probe = ("import gan_keras, os\n"
@@ -66,3 +72,20 @@ def test_installed_package_runs_its_commands_and_finds_its_weights(wheel, source
     dry_run = run(python, "-m", "pip", "install", "--dry-run", "--no-build-isolation", "--no-index", source,
                   cwd=tmp_path, env=env)
     assert re.search(r"Would install gan[-_]keras-1\.0\.0", dry_run.stdout)  # every dependency resolves (installed)
+
+
+def test_the_developers_tools_run_against_the_installed_package(installed, small_mnist, tmp_path):
+    """tools/killtest.py and tools/bench.py copied out of the checkout use the installed gan_keras, and its own
+    entry points (no train.py)."""
+    venv, env = installed
+    for tool in ("killtest.py", "bench.py"):
+        shutil.copy(os.path.join(ROOT, "tools", tool), tmp_path)
+    python = str(venv / "bin" / "python")
+    kills = run(python, str(tmp_path / "killtest.py"), "--data", small_mnist, "--kills", "1", "--epochs", "6",
+                "--interval", "2", "--batch-size", "8", "--max-pause", "0.5", "--startup-kills", "0", cwd=tmp_path,
+                env=env).stdout
+    assert f"gan_keras {venv}" in kills and "final run: complete" in kills, kills
+    assert "right after the final checkpoint" in kills and "-> ok" in kills, kills
+    speed = run(python, str(tmp_path / "bench.py"), "--data", small_mnist, "--warmup", "1", "--iterations", "2",
+                "--repeats", "1", "--only", "(b)", cwd=tmp_path, env=env).stdout
+    assert f"gan_keras {venv}" in speed and "(b) default: fast step" in speed, speed

@@ -7,7 +7,8 @@ import keras
 import pytest
 
 from gan_keras import machine_choices
-from gan_keras.defaults import TrainConfig, with_model_defaults
+from gan_keras.defaults import TrainConfig
+from gan_keras.settings import with_family_and_recipe
 from gan_keras.models.training_forms import TRAINING_FORMS
 
 
@@ -22,8 +23,8 @@ def test_standard_trains_with_keras_layers_only():
     from gan_keras.training.gan import build_run_models
     from gan_keras.models.walk import nested_layers
 
-    config = with_model_defaults(TrainConfig(training_forms="standard", mixed_precision="none", seed=1))
-    machine_choices.settle_for_this_machine(config)
+    config = with_family_and_recipe(TrainConfig(training_forms="standard", mixed_precision="none", seed=1))
+    config = machine_choices.settle_for_this_machine(config)
     assert config.training_forms == "standard" and config.upsampling == "transposed"
     models = build_run_models(config, None)
     layers = [*nested_layers(models.generator), *nested_layers(models.discriminator)]
@@ -34,7 +35,8 @@ def test_standard_trains_with_keras_layers_only():
 def test_standard_and_subpixel_do_not_go_together():
     from gan_keras.errors import UsageError
 
-    config = with_model_defaults(TrainConfig(training_forms="standard", upsampling="subpixel", mixed_precision="none"))
+    config = with_family_and_recipe(TrainConfig(training_forms="standard", upsampling="subpixel",
+                                                mixed_precision="none"))
     with pytest.raises(UsageError, match="--training-forms standard"):
         machine_choices.settle_for_this_machine(config)
 
@@ -44,21 +46,21 @@ def test_resume_keeps_the_recorded_choices_and_says_what_this_machine_would_chan
         "fused_norm",))
     monkeypatch.setattr(machine_choices, "choose_precision", lambda requested, gpus, *args, **kwargs: (
         machine_choices.PrecisionChoice("none" if requested == "auto" else requested, None, "a CPU without bf16")))
-    recorded = with_model_defaults(TrainConfig(mixed_precision="bf16", upsampling="transposed",
-                                               training_forms="tap_sum,fused_norm,fast_dropout"))
-    machine_choices.settle_for_this_machine(recorded, resumed=True)
+    recorded = with_family_and_recipe(TrainConfig(mixed_precision="bf16", upsampling="transposed",
+                                                  training_forms="tap_sum,fused_norm,fast_dropout"))
+    recorded = machine_choices.settle_for_this_machine(recorded, resumed=True)
     assert (recorded.mixed_precision, recorded.training_forms) == ("bf16", "tap_sum,fused_norm,fast_dropout")
     note = capsys.readouterr().out.strip().splitlines()
     assert len(note) == 1 and note[0].startswith("note: resuming with --mixed-precision bf16, --training-forms")
     assert "auto would choose none, fused_norm" in note[0] and "a CPU without bf16" in note[0]
-    same = with_model_defaults(TrainConfig(mixed_precision="none", upsampling="transposed",
-                                           training_forms="fused_norm"))
+    same = with_family_and_recipe(TrainConfig(mixed_precision="none", upsampling="transposed",
+                                              training_forms="fused_norm"))
     machine_choices.settle_for_this_machine(same, resumed=True)
     assert capsys.readouterr().out == ""  # nothing would change: nothing said
 
 
 def test_unknown_training_forms_are_refused_in_one_line():
-    from gan_keras.defaults import validate
+    from gan_keras.settings import validate
     from gan_keras.errors import UsageError
 
     with pytest.raises(UsageError, match="--training-forms must be auto, standard or names among"):

@@ -166,7 +166,7 @@ def test_out_naming_a_file_is_called_a_file(tmp_path):
 def test_the_kill_test_removes_its_folder_unless_kept(tmp_path, monkeypatch, capsys):
     import tempfile
 
-    from gan_keras import killtest
+    import killtest
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     made = []

@@ -157,37 +157,27 @@ def test_importing_the_package_turns_onednn_on_unless_the_user_said_otherwise(us
 
 def test_settle_precision_records_the_choice_and_warns_once(monkeypatch, capsys, tmp_path):
     from gan_keras import roofline, runtime
-    from gan_keras.defaults import TrainConfig
     from gan_keras.machine_choices import settle_precision
 
     monkeypatch.setenv("GAN_KERAS_CACHE", str(tmp_path / "first"))
     monkeypatch.setattr(runtime, "onednn_enabled", lambda: True)
     monkeypatch.setattr(roofline, "cpu_description", lambda: ("an AVX2 CPU", ["avx2"]))
-    config = TrainConfig(mixed_precision="bf16")
-    settle_precision(config)
-    assert config.mixed_precision == "bf16"
+    assert settle_precision("bf16") == "bf16"
     assert capsys.readouterr().err.count("emulates bfloat16") == 1
     monkeypatch.setattr(roofline, "cpu_description", lambda: ("a bf16 CPU", ["avx2", "avx512f", "avx512_bf16"]))
     monkeypatch.setattr(roofline, "bf16_matmul_speedup", lambda: AMD_SPEEDUP)
-    config = TrainConfig(mixed_precision="auto")
-    settle_precision(config)
-    assert config.mixed_precision == "bf16"
+    assert settle_precision("auto") == "bf16"
     assert "mixed precision: bf16 (auto" in capsys.readouterr().out
     monkeypatch.setenv("GAN_KERAS_CACHE", str(tmp_path / "second"))  # another machine's cache
     monkeypatch.setattr(roofline, "bf16_matmul_speedup", lambda: INTEL_NO_AMX_SPEEDUP)
-    config = TrainConfig(mixed_precision="auto")
-    settle_precision(config)
-    assert config.mixed_precision == "none"
-    config = TrainConfig(mixed_precision="auto", strategy="multiworker")
-    settle_precision(config)
-    assert config.mixed_precision == "none"
+    assert settle_precision("auto") == "none"
+    assert settle_precision("auto", multiworker=True) == "none"
 
 
 def test_auto_settles_from_the_first_measure_on_this_machine(monkeypatch, capsys, tmp_path):
     """A timing near the threshold must not settle the same command differently from run to run:
     the first measure is kept (per machine) and read back, until the user deletes the file."""
     from gan_keras import cache, roofline, runtime
-    from gan_keras.defaults import TrainConfig
     from gan_keras.machine_choices import settle_precision
 
     monkeypatch.setenv("GAN_KERAS_CACHE", str(tmp_path))
@@ -198,18 +188,14 @@ def test_auto_settles_from_the_first_measure_on_this_machine(monkeypatch, capsys
     monkeypatch.setattr(roofline, "bf16_matmul_speedup", lambda: next(measures))
     chosen = []
     for _ in range(2):
-        config = TrainConfig(mixed_precision="auto")
-        settle_precision(config)
-        chosen.append(config.mixed_precision)
+        chosen.append(settle_precision("auto"))
     assert chosen == ["bf16", "bf16"]
     out = capsys.readouterr().out
     assert "measured now, kept in" in out and "1.52x" in out and "measured on" in out
     stored = (tmp_path / cache.MEASUREMENTS_FILE).read_text()
     assert "1.52" in stored and roofline.machine_key() in stored
     monkeypatch.setattr(roofline, "machine_key", lambda: "another kind of CPU")  # one entry per kind
-    config = TrainConfig(mixed_precision="auto")
-    settle_precision(config)
-    assert config.mixed_precision == "none" and "1.48x" in capsys.readouterr().out
+    assert settle_precision("auto") == "none" and "1.48x" in capsys.readouterr().out
 
 
 def test_remembered_measures_survive_a_corrupt_or_unwritable_cache(monkeypatch, tmp_path):

@@ -131,7 +131,8 @@ def test_conditional_dcgan_discriminator_projects_the_class_onto_its_features():
 
 
 def test_model_table_gives_defaults_and_flags_override():
-    from gan_keras.defaults import MODEL_DEFAULTS, TrainConfig, with_model_defaults
+    from gan_keras.defaults import MODEL_DEFAULTS, TrainConfig
+    from gan_keras.settings import with_family_and_recipe as with_model_defaults
 
     fc = with_model_defaults(TrainConfig(model="fc"))
     assert (fc.latent_dim, fc.batch_size, fc.lr, fc.beta1) == (64, 32, 3e-4, 0.9)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_keras.defaults import RECIPES, TrainConfig, with_model_defaults
+from gan_keras.defaults import RECIPES, TrainConfig
+from gan_keras.settings import with_family_and_recipe
 from gan_keras.training.fast_step import FastStep
 from gan_keras.training.gan import build_gan
 from gan_keras.training.notebook_step import NotebookStep
@@ -126,7 +127,7 @@ def reference_notebook_iteration(models, real, noise_d, noise_g):
 
 
 def test_the_notebook_recipe_trains_bit_for_bit_as_the_plain_notebook_iteration():
-    config = with_model_defaults(TrainConfig(recipe="notebook"))
+    config = with_family_and_recipe(TrainConfig(recipe="notebook"))
     objective = Objective(config.loss, config.label_smoothing, config.r1_gamma)
     assert objective == Objective() and config.init == "glorot" and config.d_lr == config.g_lr == config.lr
 
@@ -147,22 +148,22 @@ def test_the_notebook_recipe_trains_bit_for_bit_as_the_plain_notebook_iteration(
 
 def test_every_recipe_sets_only_known_knobs():
     for name, recipe in RECIPES.items():
-        config = with_model_defaults(TrainConfig(recipe=name))
+        config = with_family_and_recipe(TrainConfig(recipe=name))
         assert config.d_lr > 0 and config.g_lr > 0, name
         assert recipe.summary
 
 
 def test_the_ttur_recipe_sets_two_time_scales_and_no_dropout():
-    config = with_model_defaults(TrainConfig(recipe="ttur"))
+    config = with_family_and_recipe(TrainConfig(recipe="ttur"))
     assert (config.d_lr, config.g_lr, config.d_dropout) == (8e-4, 4e-4, 0.0)
     assert (config.init, config.d_norm, config.loss, config.label_smoothing, config.r1_gamma) == (
         "glorot", "none", "bce", 0.0, 0.0)
-    one_knob = with_model_defaults(TrainConfig(recipe="ttur", d_dropout=0.3))  # a knob given wins over the recipe
+    one_knob = with_family_and_recipe(TrainConfig(recipe="ttur", d_dropout=0.3))  # a knob given wins over the recipe
     assert (one_knob.d_dropout, one_knob.d_lr) == (0.3, 8e-4)
 
 
 def test_a_measured_recipe_is_for_the_dcgan_only():
-    from gan_keras.defaults import validate
+    from gan_keras.settings import validate
     from gan_keras.errors import UsageError
 
     with pytest.raises(UsageError, match="--recipe ttur was measured for the DCGAN"):
@@ -179,8 +180,7 @@ def test_a_recipe_generator_saves_as_standard_layers_that_sample_what_it_trained
     from gan_keras.training.gan import build_run_models
     from gan_keras.training.outputs import RunOutputs
 
-    config = with_model_defaults(TrainConfig(recipe="ttur", mixed_precision="none", seed=5))
-    settle_for_this_machine(config)
+    config = settle_for_this_machine(with_family_and_recipe(TrainConfig(recipe="ttur", mixed_precision="none", seed=5)))
     keras.utils.set_random_seed(5)
     models = build_run_models(config, None)
     step = FastStep(models, BATCH)

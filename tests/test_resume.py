@@ -90,7 +90,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path, small_mnist):
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_loses_at_most_one_interval(tmp_path, small_mnist):
-    from gan_keras.killtest import check_run, run_kill_test
+    from killtest import check_run, run_kill_test
 
     run_dir, epochs, interval = str(tmp_path / "run"), 60, 5
     rounds, final = run_kill_test(run_dir, small_mnist, kills=3, epochs=epochs, interval=interval)
@@ -108,7 +108,7 @@ def small_config(tmp_path, small_mnist, **changes):
 
 
 def test_nan_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path, small_mnist, monkeypatch):
-    from gan_keras.training import steps
+    from gan_keras.training import run_state as steps
 
     real_make_step = steps.make_step
 
@@ -174,10 +174,9 @@ def test_unwritable_output_folder(tmp_path, small_mnist):
 
 
 @pytest.mark.slow
-def test_kill_test_edges_start_up_and_after_the_final_checkpoint(tmp_path, small_mnist):
-    from gan_keras.killtest import late_kill, startup_kill
+def test_a_kill_right_after_the_final_checkpoint_is_repaired_by_resume(tmp_path, small_mnist):
+    """(A kill during start-up: tests/test_run_life.py.)"""
+    from killtest import late_kill
 
-    early = startup_kill(str(tmp_path / "early"), small_mnist, pause=2.0)
-    assert early.ok, early
     late = late_kill(str(tmp_path / "late"), small_mnist)
     assert late.ok, late

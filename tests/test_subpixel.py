@@ -3,59 +3,12 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from gan_keras.models import build_generator
 from gan_keras.models.subpixel import SubpixelConv2DTranspose
 from gan_keras.models.tap_sum import TapSumConv2DTranspose
 from gan_keras.models.fused_norm import FusedBatchNormalization
 from gan_keras.models.training_forms import FORMS, TRAINING_FORMS, to_standard, to_training_forms
-
-
-def layer_pair(filters: int, channels: int, activation=None, dtype=None):
-    """A Conv2DTranspose and its sub-pixel twin with the same kernel and bias (the bias made non-zero)."""
-    rng = np.random.default_rng(filters)
-    settings = {"kernel_size": 3, "strides": 2, "padding": "same", "activation": activation, "dtype": dtype}
-    standard = keras.layers.Conv2DTranspose(filters, **settings)
-    subpixel = SubpixelConv2DTranspose(filters, **settings)
-    for layer in (standard, subpixel):
-        layer.build((None, 5, 6, channels))
-    kernel = rng.normal(size=standard.kernel.shape).astype("float32")
-    bias = rng.normal(size=(filters,)).astype("float32")
-    for layer in (standard, subpixel):
-        layer.set_weights([kernel, bias])
-    return standard, subpixel
-
-
-@pytest.mark.parametrize("filters, channels, activation", [(7, 3, None), (4, 9, "tanh"), (1, 2, None)])
-def test_forward_and_gradients_equal_conv2d_transpose(filters, channels, activation):
-    standard, subpixel = layer_pair(filters, channels, activation)
-    inputs = tf.constant(np.random.default_rng(1).normal(size=(3, 5, 6, channels)), tf.float32)
-    results = []
-    for layer in (standard, subpixel):
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            outputs = layer(inputs)
-            loss = tf.reduce_sum(outputs * tf.sin(outputs))  # a non-uniform upstream gradient
-        results.append([outputs, *tape.gradient(loss, [inputs, layer.kernel, layer.bias])])
-    assert results[1][0].shape == (3, 10, 12, filters)
-    for name, a, b in zip(("output", "input gradient", "kernel gradient", "bias gradient"), *results):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
-
-
-def test_bf16_forward_close_to_conv2d_transpose():
-    standard, subpixel = layer_pair(8, 16, dtype="mixed_bfloat16")
-    inputs = np.random.default_rng(2).normal(size=(2, 7, 7, 16)).astype("float32")
-    a, b = (np.asarray(layer(inputs), "float32") for layer in (standard, subpixel))
-    assert b.dtype == a.dtype and subpixel.compute_dtype == "bfloat16"
-    assert np.abs(a - b).max() <= 0.02 * np.abs(a).max()  # bf16 keeps 8 bits: only rounding differs
-
-
-def test_only_3x3_stride_2_same_layers_can_be_subpixel():
-    with pytest.raises(ValueError, match="3x3, stride-2"):
-        SubpixelConv2DTranspose(4, kernel_size=3, strides=1, padding="same")
-    with pytest.raises(ValueError, match="3x3, stride-2"):
-        SubpixelConv2DTranspose(4, kernel_size=4, strides=2, padding="same")
 
 
 @pytest.mark.parametrize("classes", [None, 10])
@@ -158,14 +111,8 @@ def test_settle_upsampling_records_the_choice(monkeypatch, capsys):
     from gan_keras.machine_choices import settle_upsampling
 
     monkeypatch.setattr(runtime, "onednn_enabled", lambda: False)
-    config = TrainConfig()
-    assert config.upsampling == "auto"
-    settle_upsampling(config)
-    assert config.upsampling == "subpixel" and "upsampling: subpixel (auto" in capsys.readouterr().out
-    config = TrainConfig(strategy="multiworker")
-    settle_upsampling(config)
-    assert config.upsampling == "transposed"
+    assert TrainConfig().upsampling == "auto"
+    assert settle_upsampling("auto") == "subpixel" and "upsampling: subpixel (auto" in capsys.readouterr().out
+    assert settle_upsampling("auto", multiworker=True) == "transposed"
     monkeypatch.setattr(runtime, "onednn_enabled", lambda: True)
-    config = TrainConfig()
-    settle_upsampling(config)
-    assert config.upsampling == "transposed"
+    assert settle_upsampling("auto") == "transposed"

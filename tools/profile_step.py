@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     from gan_keras.training.batches import InGraphBatches
     from gan_keras.training.gan import build_gan
     from gan_keras.machine_choices import training_forms_here
-    from gan_keras.training.steps import make_step
+    from gan_keras.training.run_state import make_step
 
     images = load_dataset("mnist", args.data).x_train
     keras.utils.set_random_seed(0)

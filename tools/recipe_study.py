@@ -184,7 +184,7 @@ def time_arms(arms: list[str], data: str, blocks: int = 7, iterations: int = 20)
     from gan_keras.machine_choices import settle_for_this_machine
     from gan_keras.training.batches import InGraphBatches
     from gan_keras.training.gan import build_run_models
-    from gan_keras.training.steps import make_step
+    from gan_keras.training.run_state import make_step
 
     images = load_dataset("mnist", data).x_train
     steps, times = {}, {arm: [] for arm in arms}

@@ -18,12 +18,9 @@ the input gradient are the standard layer's own ops.
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
-from keras import layers
 
-from gan_keras.models.transposed import add_bias_and_activate, conv_transpose
-from gan_keras.models.subpixel import has_subpixel_geometry
+from gan_keras.models.transposed import STRIDE_2_GEOMETRY, TransposedConvolutionForm, conv_transpose, geometry
 
 
 def kernel_gradient(inputs, upstream):
@@ -58,19 +55,14 @@ def conv2d_transpose_matmul_kernel_gradient(inputs, kernel):
     return conv_transpose(inputs, kernel, 2, kernel_gradient=kernel_gradient)
 
 
-@keras.saving.register_keras_serializable(package="gan_keras")
-class MatmulKernelGradConv2DTranspose(layers.Conv2DTranspose):
-    """A 3x3, stride-2, SAME ``Conv2DTranspose`` with the same variables whose kernel gradient runs as matmuls.
+class MatmulKernelGradConv2DTranspose(TransposedConvolutionForm):
+    """A 3x3, stride-2, SAME ``Conv2DTranspose`` with the same variables whose kernel gradient runs as matmuls."""
 
-    Only for training under TensorFlow: saved generators hold the standard layer
-    (:func:`gan_keras.models.training_forms.to_standard`).
-    """
+    exact_for = "3x3, stride-2, SAME, channels-last, undilated"
 
-    def __init__(self, filters: int, **kwargs):
-        super().__init__(filters, **kwargs)
-        if not has_subpixel_geometry(self) or self.output_padding is not None:
-            raise ValueError("the matmul kernel gradient is for 3x3, stride-2, SAME, channels-last, undilated "
-                             "layers without output_padding only")
+    @staticmethod
+    def computes_exactly(layer) -> bool:
+        return geometry(layer) == STRIDE_2_GEOMETRY
 
-    def call(self, inputs):
-        return add_bias_and_activate(self, conv2d_transpose_matmul_kernel_gradient(inputs, self.kernel))
+    def convolve(self, inputs, kernel):
+        return conv2d_transpose_matmul_kernel_gradient(inputs, kernel)

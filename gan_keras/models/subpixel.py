@@ -17,11 +17,9 @@ faster (README, "Speed"; ``tools/subpixel_probe.py``).
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
-from keras import layers
 
-from gan_keras.models.transposed import add_bias_and_activate, conv_transpose
+from gan_keras.models.transposed import STRIDE_2_GEOMETRY, TransposedConvolutionForm, conv_transpose, geometry
 
 # Kernel taps (rows or columns) of an even and an odd output phase, in input order (i - 1, i).
 PHASE_TAPS = {0: [2, 0], 1: [1]}
@@ -49,29 +47,14 @@ def _phases(inputs, kernel):
     return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
 
 
-@keras.saving.register_keras_serializable(package="gan_keras")
-class SubpixelConv2DTranspose(layers.Conv2DTranspose):
-    """``Conv2DTranspose(kernel_size=3, strides=2, padding="same")`` with the same variables, computed sub-pixel.
+class SubpixelConv2DTranspose(TransposedConvolutionForm):
+    """``Conv2DTranspose(kernel_size=3, strides=2, padding="same")`` with the same variables, computed sub-pixel."""
 
-    Only for training under TensorFlow: saved generators are converted back to
-    standard layers (:func:`gan_keras.models.training_forms.to_standard`), so they load anywhere
-    without this class.
-    """
+    exact_for = "3x3, stride-2, SAME, channels-last, undilated"
 
-    def __init__(self, filters: int, **kwargs):
-        super().__init__(filters, **kwargs)
-        if not has_subpixel_geometry(self):
-            raise ValueError("sub-pixel form is for 3x3, stride-2, SAME, channels-last, undilated layers only")
+    @staticmethod
+    def computes_exactly(layer) -> bool:
+        return geometry(layer) == STRIDE_2_GEOMETRY
 
-    def call(self, inputs):
-        return add_bias_and_activate(self, subpixel_conv2d_transpose(inputs, self.kernel))
-
-
-# kernel_size, strides, padding, data_format, dilation_rate of the layers the sub-pixel form computes exactly
-SUBPIXEL_GEOMETRY = ((3, 3), (2, 2), "same", "channels_last", (1, 1))
-
-
-def has_subpixel_geometry(layer) -> bool:
-    """Whether ``layer``'s kernel, strides, padding and layout are those the sub-pixel form computes exactly."""
-    return (tuple(layer.kernel_size), tuple(layer.strides), layer.padding, layer.data_format,
-            tuple(layer.dilation_rate)) == SUBPIXEL_GEOMETRY
+    def convolve(self, inputs, kernel):
+        return subpixel_conv2d_transpose(inputs, kernel)

@@ -13,11 +13,9 @@ which are fast already. The kernel stays the single source of truth.
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
-from keras import layers
 
-from gan_keras.models.transposed import add_bias_and_activate, conv_transpose
+from gan_keras.models.transposed import TransposedConvolutionForm, conv_transpose, geometry
 
 MAX_FILTERS = 4  # images: 1 or 3 channels; with many filters the transposed convolution is efficient
 
@@ -40,26 +38,16 @@ def _shifted_sum(inputs, kernel):
                      for ty in range(rows) for tx in range(cols)])
 
 
-@keras.saving.register_keras_serializable(package="gan_keras")
-class TapSumConv2DTranspose(layers.Conv2DTranspose):
-    """A stride-1, SAME ``Conv2DTranspose`` to at most ``MAX_FILTERS`` channels, same variables, computed tap by tap.
+class TapSumConv2DTranspose(TransposedConvolutionForm):
+    """A stride-1, SAME ``Conv2DTranspose`` to at most ``MAX_FILTERS`` channels, same variables, computed tap by tap."""
 
-    Only for training under TensorFlow: saved generators hold the standard layer
-    (:func:`gan_keras.models.training_forms.to_standard`).
-    """
+    exact_for = f"odd-sized, stride-1, SAME, channels-last, undilated layers with at most {MAX_FILTERS} filters"
 
-    def __init__(self, filters: int, **kwargs):
-        super().__init__(filters, **kwargs)
-        if not has_tap_sum_geometry(self):
-            raise ValueError(f"tap-sum form is for odd-sized, stride-1, SAME, channels-last, undilated layers "
-                             f"with at most {MAX_FILTERS} filters only")
+    @staticmethod
+    def computes_exactly(layer) -> bool:
+        kernel, strides, padding, layout, dilation, output_padding = geometry(layer)
+        return (layer.filters <= MAX_FILTERS and all(size % 2 for size in kernel) and strides == (1, 1)
+                and (padding, layout, dilation, output_padding) == ("same", "channels_last", (1, 1), None))
 
-    def call(self, inputs):
-        return add_bias_and_activate(self, tap_sum_conv2d_transpose(inputs, self.kernel))
-
-
-def has_tap_sum_geometry(layer) -> bool:
-    """Whether ``layer`` is a transposed convolution the tap-sum form computes exactly, and faster."""
-    return (layer.filters <= MAX_FILTERS and all(size % 2 for size in layer.kernel_size)
-            and tuple(layer.strides) == (1, 1) and layer.padding == "same" and layer.data_format == "channels_last"
-            and tuple(layer.dilation_rate) == (1, 1) and layer.output_padding is None)
+    def convolve(self, inputs, kernel):
+        return tap_sum_conv2d_transpose(inputs, kernel)

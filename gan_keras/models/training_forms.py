@@ -23,8 +23,9 @@ from keras import layers
 from gan_keras.models.fast_dropout import FastDropout
 from gan_keras.models.fused_norm import FusedBatchNormalization
 from gan_keras.models.kernel_matmul import MatmulKernelGradConv2DTranspose
-from gan_keras.models.subpixel import SubpixelConv2DTranspose, has_subpixel_geometry
-from gan_keras.models.tap_sum import TapSumConv2DTranspose, has_tap_sum_geometry
+from gan_keras.models.subpixel import SubpixelConv2DTranspose
+from gan_keras.models.tap_sum import TapSumConv2DTranspose
+from gan_keras.models.transposed import TransposedConvolutionForm
 from gan_keras.models.walk import nested_layers
 
 FORMS = {"subpixel": SubpixelConv2DTranspose, "matmul_kernel_grad": MatmulKernelGradConv2DTranspose,
@@ -37,10 +38,9 @@ DEFAULT_FORMS = ("tap_sum", "fused_norm", "fast_dropout")  # subpixel where --up
 def eligible_forms(layer) -> tuple[str, ...]:
     """The names of the training forms that compute ``layer`` (a standard Keras layer), the preferred first."""
     kind = type(layer)
-    if kind is layers.Conv2DTranspose and has_subpixel_geometry(layer) and layer.output_padding is None:
-        return ("subpixel", "matmul_kernel_grad")
-    if kind is layers.Conv2DTranspose and has_tap_sum_geometry(layer):
-        return ("tap_sum",)
+    if kind is layers.Conv2DTranspose:
+        return tuple(name for name, form in FORMS.items()
+                     if issubclass(form, TransposedConvolutionForm) and form.computes_exactly(layer))
     if kind is layers.BatchNormalization and _rank(layer) == 4:  # the fused kernel's images
         return ("fused_norm",)
     if kind is layers.Dropout:
@@ -73,8 +73,13 @@ def to_standard(model: keras.Model) -> keras.Model:
     changes. So a generator trained in bf16 samples at full speed and precision on
     CPUs that emulate bfloat16 (about 20x slower there) and on every backend.
     """
-    return _swapped(model, lambda layer: layer.__class__.__base__ if isinstance(layer, TRAINING_FORMS) else None,
+    return _swapped(model, lambda layer: keras_layer(type(layer)) if isinstance(layer, TRAINING_FORMS) else None,
                     dtype="float32")
+
+
+def keras_layer(form: type) -> type:
+    """The Keras layer class a training form computes (the first of Keras's own among its bases)."""
+    return next(base for base in form.__mro__ if base.__module__.startswith("keras."))
 
 
 def _rank(layer) -> int | None:

@@ -1,14 +1,59 @@
-"""What the training forms of ``Conv2DTranspose`` share: the transposed convolution's own gradients, and
-Keras's bias and activation after the convolution.
+"""What the training forms of ``Conv2DTranspose`` share: one base class, the transposed convolution's own
+gradients, and Keras's bias and activation after the convolution.
 
 Each form computes the forward pass another way (sub-pixel, tap sum) or the kernel gradient
-another way (matmuls); everything else is the standard layer's, defined once here.
+another way (matmuls); everything else is the standard layer's, defined once here: a form is a
+:class:`TransposedConvolutionForm` that says which layers it computes exactly
+(``computes_exactly``) and how it convolves (``convolve``).
 """
 
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
+from keras import layers
+
+# kernel_size, strides, padding, data_format, dilation_rate, output_padding of G's upsampling layers
+STRIDE_2_GEOMETRY = ((3, 3), (2, 2), "same", "channels_last", (1, 1), None)
+
+
+def geometry(layer) -> tuple:
+    """``layer``'s kernel, strides, padding, layout, dilation and output padding, as STRIDE_2_GEOMETRY lists them."""
+    output_padding = None if layer.output_padding is None else tuple(layer.output_padding)
+    return (tuple(layer.kernel_size), tuple(layer.strides), layer.padding, layer.data_format,
+            tuple(layer.dilation_rate), output_padding)
+
+
+class TransposedConvolutionForm(layers.Conv2DTranspose):
+    """A ``Conv2DTranspose`` with the same config and variables that convolves another way while training.
+
+    A subclass says which layers it computes exactly (``computes_exactly``, in words ``exact_for``) and
+    how (``convolve(inputs, kernel)``); the bias and activation are the standard layer's. Subclasses are
+    registered with Keras by their name, and saved models hold the standard layer
+    (:func:`gan_keras.models.training_forms.to_standard`).
+    """
+
+    exact_for = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        keras.saving.register_keras_serializable(package="gan_keras")(cls)
+
+    def __init__(self, filters: int, **kwargs):
+        super().__init__(filters, **kwargs)
+        if not self.computes_exactly(self):
+            raise ValueError(f"{type(self).__name__} is for {self.exact_for} layers only")
+
+    @staticmethod
+    def computes_exactly(layer) -> bool:
+        """Whether this form computes ``layer`` (a ``Conv2DTranspose``) exactly."""
+        raise NotImplementedError
+
+    def convolve(self, inputs, kernel):
+        raise NotImplementedError
+
+    def call(self, inputs):
+        return add_bias_and_activate(self, self.convolve(inputs, self.kernel))
 
 
 def conv_transpose(inputs, kernel, strides: int, forward=None, kernel_gradient=None):

@@ -11,59 +11,25 @@ the strategy's all-reduce, so one iteration is the same update at any N.
 
 Only the chief (``TF_CONFIG`` task "chief", or worker 0 when there is none) writes
 the run folder; every other worker runs the same code against a temporary folder
-that it removes at the end, the usual ``tf.distribute`` pattern. This module reads
-``TF_CONFIG`` without importing TensorFlow, so the lock can be taken first.
+that it removes at the end, the usual ``tf.distribute`` pattern. ``TF_CONFIG`` is read
+without TensorFlow (:mod:`gan_keras.training.cluster`), so the lock can be taken first.
+
+Lazy imports: TensorFlow, inside the functions that make or use a strategy.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 
+from gan_keras.errors import GanKerasError, UsageError
+from gan_keras.files import process_alive
+from gan_keras.run_dir import resume_command
+from gan_keras.training.cluster import ClusterWait, task_index, tf_config, unreachable_peers
+
 STRATEGIES = ("default", "mirrored", "multiworker")
 WORKER_FOLDER_PREFIX, WORKER_PID_FILE = "gan_keras_worker_", "pid"
-
-
-def tf_config() -> dict:
-    """The parsed ``TF_CONFIG`` ({} when unset); a malformed one is refused in one line."""
-    from gan_keras.errors import UsageError
-
-    text = os.environ.get("TF_CONFIG", "")
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise UsageError(f"TF_CONFIG is not valid JSON ({error})") from None
-    if not isinstance(value, dict) or "cluster" not in value or "task" not in value:
-        raise UsageError('TF_CONFIG needs "cluster" and "task", e.g. {"cluster": {"worker": '
-                         '["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
-    return value
-
-
-def is_chief(strategy_name: str) -> bool:
-    """Whether this process writes the run folder: always, except non-chief ``multiworker`` workers."""
-    if strategy_name != "multiworker":
-        return True
-    config = tf_config()
-    task = config.get("task", {})
-    if "chief" in config.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and task_index(config) == 0
-
-
-def task_index(config: dict) -> int:
-    """This task's index in ``TF_CONFIG`` (refused in one line when it is no number)."""
-    from gan_keras.errors import UsageError
-
-    index = config.get("task", {}).get("index", 0)
-    try:
-        return int(index)
-    except (TypeError, ValueError):
-        raise UsageError(f'TF_CONFIG\'s "task" has "index": {index!r}; it must be a number (this task\'s '
-                         f'place in its list of the cluster)') from None
 
 
 def worker_folder() -> str:
@@ -87,8 +53,6 @@ def remove_worker_folder(run_dir: str) -> None:
 def remove_dead_workers_folders() -> None:
     """Remove the temporary folders of workers whose process no longer runs (those with no
     readable process id are left alone: one may be a folder a worker is creating now)."""
-    from gan_keras.run_dir import process_alive
-
     parent = tempfile.gettempdir()
     for name in os.listdir(parent):
         folder = os.path.join(parent, name)
@@ -105,8 +69,6 @@ def remove_dead_workers_folders() -> None:
 
 def check_strategy_settings(strategy_name: str, devices: str | None) -> None:
     """Refuse combinations that cannot work, before anything is built."""
-    from gan_keras.errors import UsageError
-
     if strategy_name not in STRATEGIES:
         raise UsageError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {strategy_name!r}")
     if devices is not None and strategy_name != "mirrored":
@@ -124,8 +86,6 @@ def check_strategy_settings(strategy_name: str, devices: str | None) -> None:
 
 def device_names(devices: str) -> list[str]:
     """``"CPU:0,CPU:1"`` -> ``["/CPU:0", "/CPU:1"]``; one kind of device, each named once."""
-    from gan_keras.errors import UsageError
-
     names = [name.strip().upper().lstrip("/") for name in devices.split(",") if name.strip()]
     kinds = {name.split(":")[0] for name in names}
     if (not names or len(set(names)) != len(names) or len(kinds) != 1 or kinds - {"CPU", "GPU"}
@@ -158,84 +118,17 @@ def make_strategy(strategy_name: str, devices: str | None = None, cluster_timeou
     return tf.distribute.get_strategy()
 
 
-def peers() -> list[tuple[str, int, str]]:
-    """(task type, index, address) of every other task in ``TF_CONFIG``'s cluster."""
-    config = tf_config()
-    me = config.get("task", {})
-    return [(kind, index, address) for kind, addresses in config.get("cluster", {}).items()
-            for index, address in enumerate(addresses)
-            if not (kind == me.get("type") and index == task_index(config))]
-
-
-def unreachable_peers() -> list[str]:
-    """"worker 1 at host:port" for every other task whose address accepts no connection now."""
-    import socket
-
-    missing = []
-    for kind, index, address in peers():
-        host, _, port = address.rpartition(":")
-        try:
-            with socket.create_connection((host.strip("[]"), int(port)), timeout=2):
-                pass
-        except (OSError, ValueError):
-            missing.append(f"{kind} {index} at {address}")
-    return missing
-
-
-class ClusterWait:
-    """Bounds TensorFlow's wait for the cluster, which no Python code can interrupt: TensorFlow holds the
-    interpreter there, so neither a signal handler nor a thread of this process runs until it returns.
-
-    While it waits, SIGINT takes its default action (the process ends at once), and a watchdog process
-    in this process's group (:mod:`gan_keras.training.cluster_watch`) ends it with SIGINT after ``timeout``
-    seconds or on a SIGINT or SIGTERM to the group, in one line naming the workers that never came.
-    Nothing has been trained or written by then.
-    """
-
-    def __init__(self, timeout: float):
-        self.timeout = timeout
-
-    def __enter__(self) -> ClusterWait:
-        import signal
-        import subprocess
-        import sys
-
-        from gan_keras.training.stop import SIGNALS
-
-        self.previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in SIGNALS}
-        package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
-        self.watchdog = subprocess.Popen(
-            [sys.executable, "-m", "gan_keras.training.cluster_watch", str(os.getpid()), str(self.timeout),
-             os.path.basename(sys.argv[0])], stdin=subprocess.PIPE, env=environment)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import signal
-
-        from gan_keras.training.cluster_watch import DONE
-
-        for sig, handler in self.previous.items():  # first, so that a stop from now on is the run's own
-            signal.signal(sig, handler)
-        self.watchdog.stdin.write(DONE)
-        self.watchdog.stdin.close()  # the wait is over: the watchdog leaves quietly
-        self.watchdog.wait()
-
-
 def peer_failure(error: Exception, where: str) -> Exception | None:
     """One clear error for a collective that failed because another worker stopped (None for other errors)."""
     import tensorflow as tf
-
-    from gan_keras.errors import GanKerasError
 
     if not isinstance(error, (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                               tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError)):
         return None
     missing = unreachable_peers()
     who = ", ".join(missing) if missing else "another worker (still reachable, but it left the all-reduce)"
-    return GanKerasError(f"{who} stopped; this worker stops too. Resume all workers with: python train.py "
-                         f"--resume {where} (from its last checkpoint)")
+    return GanKerasError(f"{who} stopped; this worker stops too. Resume all workers with: {resume_command(where)} "
+                         f"(from its last checkpoint)")
 
 
 def _restore_sigterm_handler() -> None:
@@ -253,8 +146,6 @@ def _restore_sigterm_handler() -> None:
 def split_cpu(count: int) -> None:
     """Present the CPU as ``count`` logical devices (TensorFlow allows this only before it starts)."""
     import tensorflow as tf
-
-    from gan_keras.errors import UsageError
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     present = tf.config.get_logical_device_configuration(cpu)

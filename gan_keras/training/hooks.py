@@ -3,21 +3,37 @@
 A hook is due every ``interval`` iterations, at the run's last iteration (``at_last``)
 and at an early stop (``at_stop``); the loop calls the due ones in the order
 :func:`run_hooks` registers them, with a :class:`Moment` they share (the log row and
-grid written at this iteration, for the hooks after). The loop compiles as many
-iterations per call as it can before the next iteration some hook is due at, so a new
-periodic output is one new class here and one line in :func:`run_hooks`.
+grid written at this iteration, for the hooks after). Every hook is built from the
+:class:`LoopContext` the loop owns: the run's state, its loss log and its progress bar.
+The loop compiles as many iterations per call as it can before the next iteration some
+hook is due at, so a new periodic output is one new class here and one line in
+:func:`run_hooks`.
+
+Lazy imports: the evaluator (:mod:`gan_keras.scoring.evaluator`) in the pick, and
+:mod:`gan_keras.training.tensorboard_log` when a run writes TensorBoard logs.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gan_keras.training.loss_log import LossLog
 from gan_keras.training.progress import format_values
 
-EVAL_NOISE_SEED = 1234  # a run's scorings draw their own noise, so scoring never changes training
+if TYPE_CHECKING:  # for the annotations only: run_state imports this module
+    from gan_keras.training.run_state import RunState
+
+
+@dataclass(frozen=True)
+class LoopContext:
+    """What the loop hands its hooks, made once when it starts: the run, its losses.csv and its progress bar."""
+
+    state: RunState
+    log: LossLog
+    bar: object  # a tqdm bar (gan_keras.training.progress)
 
 
 @dataclass
@@ -53,11 +69,11 @@ class Scoring(Hook):
     """--eval-interval: score the sampled generator (and the raw one beside an average) into the next
     log row, and keep the best snapshot as generator_best.keras."""
 
-    def __init__(self, state, interval: int):
-        self.state, self.interval = state, interval
+    def __init__(self, context: LoopContext, interval: int):
+        self.context, self.interval = context, interval
 
     def __call__(self, moment: Moment) -> None:
-        state = self.state
+        state = self.context.state
         count = state.config.eval_samples
         scores = state.score(state.models.sampled, count)
         values = {"frechet_distance": scores.frechet_distance, "inception_score": scores.inception_score,
@@ -65,23 +81,23 @@ class Scoring(Hook):
         if state.models.average is not None:
             raw = state.score(state.models.generator, count)
             values.update(raw_frechet_distance=raw.frechet_distance, raw_inception_score=raw.inception_score)
-        state.log.scores = values
+        self.context.log.scores = values
         state.outputs.keep_if_best(moment.iteration, scores)
 
 
 class LogRow(Hook):
     """--log-interval: the mean losses (and fresh scores) as a row of losses.csv and in the progress bar."""
 
-    def __init__(self, state, interval: int):
-        self.state, self.interval = state, interval
+    def __init__(self, context: LoopContext, interval: int):
+        self.context, self.interval = context, interval
 
     def due(self, moment: Moment) -> bool:
-        return super().due(moment) or bool(self.state.log.scores)
+        return super().due(moment) or bool(self.context.log.scores)
 
     def __call__(self, moment: Moment) -> None:
-        log = self.state.log
+        log = self.context.log
         moment.row = log.flush(moment.iteration)
-        self.state.bar.set_postfix_str(format_values(moment.row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
+        self.context.bar.set_postfix_str(format_values(moment.row, ("d_loss", "d_acc", "g_loss")) + log.score_text,
                                          refresh=False)
 
 
@@ -91,14 +107,14 @@ class Pick(Hook):
 
     interval = None
 
-    def __init__(self, state):
-        self.state = state
+    def __init__(self, context: LoopContext):
+        self.context = context
 
     def __call__(self, moment: Moment) -> None:
         from gan_keras.scoring.evaluator import DEFAULT_SAMPLES, shipped_evaluator
 
-        state = self.state
-        state.bar.close()  # the pick prints, and its scoring is not training time
+        state = self.context.state
+        self.context.bar.close()  # the pick prints, and its scoring is not training time
         evaluator = state.evaluator or shipped_evaluator(state.dataset)
         if evaluator is None:
             print("no shipped evaluator knows this data: generator.keras is the averaged generator", flush=True)
@@ -119,8 +135,8 @@ class Pick(Hook):
 class Grid(Hook):
     """--save-interval: the fixed-noise grid of the sampled generator."""
 
-    def __init__(self, state, interval: int):
-        self.state, self.interval = state, interval
+    def __init__(self, context: LoopContext, interval: int):
+        self.state, self.interval = context.state, interval
 
     def __call__(self, moment: Moment) -> None:
         moment.grid = self.state.outputs.grid(moment.iteration, self.state.fixed_noise)
@@ -131,8 +147,8 @@ class ModelSave(Hook):
 
     at_stop = True
 
-    def __init__(self, state, interval: int):
-        self.state, self.interval = state, interval
+    def __init__(self, context: LoopContext, interval: int):
+        self.state, self.interval = context.state, interval
 
     def __call__(self, moment: Moment) -> None:
         self.state.outputs.save_models()
@@ -144,7 +160,8 @@ class TensorBoard(Hook):
 
     interval, at_last = None, False
 
-    def __init__(self, state, writer):
+    def __init__(self, context: LoopContext, writer):
+        state = context.state
         self.writer, self.real_grid = writer, state.outputs.real_grid
         if state.first_grid is not None:  # a new run: its grid 0 was drawn before the folder had its name
             writer.grids(0, state.first_grid, self.real_grid)
@@ -168,40 +185,27 @@ class Checkpoint(Hook):
 
     at_stop = True
 
-    def __init__(self, state, interval: int):
-        self.state, self.interval = state, interval
+    def __init__(self, context: LoopContext, interval: int):
+        self.context, self.interval = context, interval
 
     def __call__(self, moment: Moment) -> None:
-        self.state.checkpoint(moment.iteration, self.state.log.pending)
+        self.context.state.checkpoint(moment.iteration, self.context.log.pending)
 
 
-def run_hooks(state) -> list[Hook]:
-    """The hooks of ``state``'s run, in the order they are called at an iteration."""
+def run_hooks(context: LoopContext) -> list[Hook]:
+    """The hooks of the context's run, in the order they are called at an iteration."""
+    state = context.state
     config = state.config
     hooks: list[Hook] = []
     if state.evaluator is not None:
-        hooks.append(Scoring(state, config.eval_interval))
-    hooks.append(LogRow(state, config.log_interval))
+        hooks.append(Scoring(context, config.eval_interval))
+    hooks.append(LogRow(context, config.log_interval))
     if config.sample_from == "better" and state.models.average is not None and config.strategy != "multiworker":
-        hooks.append(Pick(state))
-    hooks += [Grid(state, config.save_interval), ModelSave(state, config.save_interval)]
+        hooks.append(Pick(context))
+    hooks += [Grid(context, config.save_interval), ModelSave(context, config.save_interval)]
     if not config.no_tensorboard:
         from gan_keras.training.tensorboard_log import TensorBoardLog
 
-        hooks.append(TensorBoard(state, TensorBoardLog(state.run_dir)))
-    hooks.append(Checkpoint(state, config.checkpoint_interval))
+        hooks.append(TensorBoard(context, TensorBoardLog(state.run_dir)))
+    hooks.append(Checkpoint(context, config.checkpoint_interval))
     return hooks
-
-
-class ScoringClock:
-    """Counts the seconds a run spends scoring generators, which its finished line leaves out of its rate."""
-
-    def __init__(self):
-        self.seconds = 0.0
-
-    def __enter__(self):
-        self._started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.seconds += time.perf_counter() - self._started

@@ -1,8 +1,11 @@
 """One run's live state: its models and step, its random state, and the writers of its folder.
 
-:class:`RunState` builds a run from its settled ``TrainConfig`` (or restores it from a
+:class:`RunState` builds a run from its resolved, frozen ``TrainConfig`` (or restores it from a
 checkpoint), assembles a new run folder atomically, and writes what the hooks ask for
 (checkpoints, scores). The loop that trains it is :mod:`gan_keras.training.loop`.
+
+Lazy imports: Keras, TensorFlow and the training modules that import them, inside the methods,
+so that importing this module (and the loop) costs nothing before the signal handlers are set.
 """
 
 from __future__ import annotations
@@ -19,34 +22,26 @@ from gan_keras.files import atomic_path, writing
 from gan_keras.images import tile, to_uint8
 from gan_keras.run_dir import (FIXED_NOISE_FILE, RunLock, publish, rewind_outputs, staging_dir, update_config,
                                write_config)
+from gan_keras.training.progress import ScoringClock
+
+EVAL_NOISE_SEED = 1234  # a run's scorings draw their own noise, so scoring never changes training
 
 
 class RunState:
     """One run's live state: the models and step, the random state, the writers of its folder."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, run_dir: str | None = None, resumed: bool = False):
+    def __init__(self, config: TrainConfig, dataset: Dataset, strategy, run_dir: str | None = None):
         import keras
         import tensorflow as tf
 
-        from gan_keras.machine_choices import settle_for_this_machine
-        from gan_keras.training.distribute import agreed_seed, make_strategy
-        from gan_keras.training.hooks import ScoringClock
-
-        self.strategy = make_strategy(config.strategy, config.devices, config.cluster_timeout)  # before any op
-        replicas = self.strategy.num_replicas_in_sync
-        if config.batch_size % replicas:
-            raise UsageError(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas "
-                             f"(it is the global batch)")
-        settle_for_this_machine(config, resumed)  # after the strategy: its probe runs TensorFlow ops
-        config.seed = agreed_seed(self.strategy, config.seed)
         if config.deterministic:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
-        self.config, self.dataset, self.run_dir = config, dataset, run_dir
+        self.config, self.dataset, self.strategy, self.run_dir = config, dataset, strategy, run_dir
         self.rng = np.random.default_rng(config.seed)
         self.classes = run_classes(config)
-        self._build(replicas)
-        self.first_grid = self.log = self.bar = self.notebook_batches = None
+        self._build(strategy.num_replicas_in_sync)
+        self.first_grid: np.ndarray | None = None  # grid 0 of a new run, for TensorBoard once the folder exists
         self.clock = ScoringClock()
         self.evaluator = None
         if config.eval_interval:
@@ -60,7 +55,6 @@ class RunState:
         from gan_keras.training.batches import InGraphBatches
         from gan_keras.training.gan import build_run_models
         from gan_keras.training.outputs import RunOutputs, grid_shape, real_grid_indices
-        from gan_keras.training.steps import make_step
 
         config, dataset = self.config, self.dataset
         self.models = build_run_models(config, self.classes, self.strategy)
@@ -99,7 +93,10 @@ class RunState:
         Returns the run's lock, taken before the folder had its name and held until released.
         """
         staging = staging_dir(run_dir)
-        os.makedirs(staging)
+        try:
+            os.makedirs(staging)
+        except OSError as error:  # named by the user's --out, never by the hidden staging name
+            raise UsageError(f"cannot create run folder {run_dir}: {error.strerror or error}") from None
         self._attach(staging)
         lock = RunLock(staging).__enter__()
         try:
@@ -163,7 +160,20 @@ class RunState:
         """The scores of ``generator`` as saved (:func:`~gan_keras.scoring.evaluator.score_as_saved`), by the
         run's evaluator unless another is given; the time goes to ``clock``, not to training."""
         from gan_keras.scoring.evaluator import score_as_saved
-        from gan_keras.training.hooks import EVAL_NOISE_SEED
 
         with self.clock:
             return score_as_saved(evaluator or self.evaluator, generator, count, EVAL_NOISE_SEED)
+
+
+def make_step(loop: str, models, batch_size: int, strategy=None, batches=None):
+    """``--loop``'s step: the compiled fast step (:mod:`gan_keras.training.fast_step`), which draws its own
+    inputs from ``batches`` (``step.run``), or the notebook's ``train_on_batch`` calls
+    (:mod:`gan_keras.training.notebook_step`), fed one batch per call. Both have the same semantics and share
+    the models' optimizer state, so either can continue a run the other started."""
+    if loop == "notebook":
+        from gan_keras.training.notebook_step import NotebookStep
+
+        return NotebookStep(models, batch_size, strategy)
+    from gan_keras.training.fast_step import FastStep
+
+    return FastStep(models, batch_size, strategy=strategy, batches=batches)

@@ -1,8 +1,10 @@
 """Kill a real training run with SIGKILL at random moments, resume it each time, and report.
 
-    python -m gan_keras.killtest --data mnist.npz [--kills 5] [--epochs 200] [--interval 20]
+    python tools/killtest.py --data mnist.npz [--kills 5] [--epochs 200] [--interval 20]
 
-Each round starts (or resumes) ``train.py``, waits until it has made progress past
+Each round starts (or resumes) a training run through gan_keras's own entry point (what
+``train.py`` and ``gan-keras-train`` call), so it tests the checkout it lies in or, copied
+elsewhere, the installed package. It waits until it has made progress past
 its last checkpoint, sleeps a random moment, and kills it. It records how far the
 run had got and which checkpoint the next resume starts from. At the end the run
 is resumed to completion and checked: losses.csv has every iteration exactly once,
@@ -28,6 +30,28 @@ import time
 from dataclasses import dataclass
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(ROOT, "gan_keras")):  # in a checkout: its own package; copied elsewhere: the installed one
+    sys.path.insert(0, ROOT)
+
+import gan_keras  # noqa: E402
+
+TRAIN_MAIN = "import sys; from gan_keras.commands import train_main; sys.exit(train_main())"
+# the children import the very package this tool runs with
+CHILD_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+    os.path.dirname(os.path.dirname(os.path.abspath(gan_keras.__file__))), os.environ.get("PYTHONPATH")]))}
+
+
+def train(*arguments: str) -> list[str]:
+    """The command line of a training run with ``arguments`` (as train.py takes them)."""
+    return [sys.executable, "-c", TRAIN_MAIN, *arguments]
+
+
+def start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=CHILD_ENV)
+
+
+def finish(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, env=CHILD_ENV)
 
 
 @dataclass
@@ -59,16 +83,14 @@ def newest_checkpoint(run_dir: str) -> int:
 def run_kill_test(run_dir: str, data: str, kills: int, epochs: int, interval: int, batch_size: int = 8,
                   seed: int = 0, max_pause: float = 1.5) -> tuple[list[KillRound], subprocess.CompletedProcess]:
     """Kill and resume ``kills`` times, then finish the run; returns the rounds and the final resume."""
-    train = [sys.executable, os.path.join(ROOT, "train.py")]
-    command = train + ["--epochs", str(epochs), "--data", data, "--out", run_dir, "--batch-size", str(batch_size),
-                       "--save-interval", str(interval), "--log-interval", "1", "--seed", str(seed),
-                       "--no-progress"]
+    command = train("--epochs", str(epochs), "--data", data, "--out", run_dir, "--batch-size", str(batch_size),
+                    "--save-interval", str(interval), "--log-interval", "1", "--seed", str(seed), "--no-progress")
     chance, rounds = random.Random(seed), []
     for _ in range(kills):
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-        start = max(csv_iterations(run_dir), default=0)
+        process = start(command)
+        first = max(csv_iterations(run_dir), default=0)
         deadline = time.time() + 300
-        while time.time() < deadline and process.poll() is None and max(csv_iterations(run_dir), default=0) <= start:
+        while time.time() < deadline and process.poll() is None and max(csv_iterations(run_dir), default=0) <= first:
             time.sleep(0.05)
         time.sleep(chance.uniform(0.0, max_pause))
         process.kill()
@@ -76,8 +98,8 @@ def run_kill_test(run_dir: str, data: str, kills: int, epochs: int, interval: in
         if process.returncode == 0:  # it finished before the kill landed
             return rounds, subprocess.CompletedProcess(command, 0, "", "")
         rounds.append(KillRound(max(csv_iterations(run_dir), default=0), newest_checkpoint(run_dir)))
-        command = train + ["--resume", run_dir, "--no-progress"]
-    final = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        command = train("--resume", run_dir, "--no-progress")
+    final = finish(command)
     return rounds, final
 
 
@@ -91,9 +113,9 @@ class EdgeKill:
 
 def startup_kill(run_dir: str, data: str, pause: float) -> EdgeKill:
     """SIGKILL a new run ``pause`` s after start (before checkpoint 0 exists), then go on as a user would."""
-    command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", "4", "--data", data, "--out", run_dir,
-               "--batch-size", "8", "--save-interval", "2", "--log-interval", "1", "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    arguments = ["--epochs", "4", "--data", data, "--out", run_dir, "--batch-size", "8", "--save-interval", "2",
+                 "--log-interval", "1", "--no-progress"]
+    process = start(train(*arguments))
     time.sleep(pause)
     process.kill()
     process.wait()
@@ -102,9 +124,8 @@ def startup_kill(run_dir: str, data: str, pause: float) -> EdgeKill:
         return EdgeKill(f"{pause:.2f} s after start", "a finished run (the kill came too late)", "-", True)
     found = "a complete run folder" if complete else (
         "no run folder" if not os.path.exists(run_dir) else f"folder holding {sorted(os.listdir(run_dir))}")
-    again = ["--resume", run_dir, "--no-progress"] if complete else command[2:]
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *again], capture_output=True,
-                            text=True, cwd=ROOT)
+    again = ["--resume", run_dir, "--no-progress"] if complete else arguments
+    result = finish(train(*again))
     next_step = ("--resume" if complete else "the same --out again") + f": exit {result.returncode}"
     return EdgeKill(f"{pause:.2f} s after start", found, next_step, result.returncode == 0
                     and check_run(run_dir, 4, 2) == [])
@@ -113,17 +134,15 @@ def startup_kill(run_dir: str, data: str, pause: float) -> EdgeKill:
 def late_kill(run_dir: str, data: str) -> EdgeKill:
     """SIGKILL a run as soon as its final checkpoint exists, then ``--resume`` it to repair what it lost."""
     epochs = 6
-    command = [sys.executable, os.path.join(ROOT, "train.py"), "--epochs", str(epochs), "--data", data, "--out",
-               run_dir, "--batch-size", "8", "--save-interval", "3", "--log-interval", "1", "--no-progress"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    process = start(train("--epochs", str(epochs), "--data", data, "--out", run_dir, "--batch-size", "8",
+                          "--save-interval", "3", "--log-interval", "1", "--no-progress"))
     while process.poll() is None and newest_checkpoint(run_dir) < epochs:
         time.sleep(0.002)
     process.kill()
     process.wait()
     lost = [name for name in ("losses.png", "generator.keras", "generator_raw.keras", "discriminator.keras",
                               f"grid_{epochs:07d}.png") if not os.path.exists(os.path.join(run_dir, name))]
-    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), "--resume", run_dir, "--no-progress"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = finish(train("--resume", run_dir, "--no-progress"))
     repaired = result.returncode == 0 and all(os.path.exists(os.path.join(run_dir, n)) for n in lost)
     said = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else result.stderr.strip()
     return EdgeKill("right after the final checkpoint", f"missing: {', '.join(lost) or 'nothing'}",
@@ -161,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     from gan_keras.console import quiet_tensorflow
 
     quiet_tensorflow()
-    parser = argparse.ArgumentParser(prog="python -m gan_keras.killtest", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/killtest.py", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder")
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=200)
@@ -184,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
 def kill_and_report(args: argparse.Namespace, folder: str) -> int:
     """The kill rounds, the final check and the edge kills, printed; 0 when everything held."""
     run_dir = os.path.join(folder, "run")
+    print(f"testing gan_keras {os.path.dirname(os.path.abspath(gan_keras.__file__))}", flush=True)
     data = args.data or _offline_subset(folder)
     rounds, final = run_kill_test(run_dir, data, args.kills, args.epochs, args.interval, args.batch_size,
                                   max_pause=args.max_pause)

@@ -1,4 +1,4 @@
-"""Training speed, side by side in one process: python -m gan_keras.bench [--data mnist.npz]
+"""Training speed, side by side in one process: python tools/bench.py [--data mnist.npz]
 
 Times (a) the notebook's loop exactly as the seed writes it (float64 NumPy
 batches, ``generator.predict`` and three ``train_on_batch`` calls; only the
@@ -14,13 +14,17 @@ timed over several repeats; the median is reported with peak resident memory.
 from __future__ import annotations
 
 import argparse
-import sys
 import os
 import platform
 import statistics
+import sys
 import threading
 import time
 from typing import NamedTuple
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(ROOT, "gan_keras")):  # in a checkout: its own package; copied elsewhere: the installed one
+    sys.path.insert(0, ROOT)
 
 from gan_keras.console import filtered_main, quiet_tensorflow  # noqa: E402
 
@@ -140,7 +144,7 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
 
     from gan_keras.defaults import TrainConfig
     from gan_keras.training.batches import InGraphBatches, batch_stream
-    from gan_keras.training.steps import make_step
+    from gan_keras.training.run_state import make_step
 
     if loop == "seed":
         x_train = np.expand_dims(images_uint8 / 127.5 - 1.0, axis=3)
@@ -246,13 +250,16 @@ def machine_line() -> str:
     import keras
     import tensorflow as tf
 
+    import gan_keras
+
     devices = ", ".join(d.name.replace("/physical_device:", "") for d in tf.config.list_physical_devices())
     return (f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-            f"TensorFlow {tf.__version__}, Keras {keras.__version__}; devices: {devices}")
+            f"TensorFlow {tf.__version__}, Keras {keras.__version__}; devices: {devices}; "
+            f"gan_keras {os.path.dirname(os.path.abspath(gan_keras.__file__))}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gan_keras.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/bench.py", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder (default: Keras/fallback)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed iterations per variant")
     parser.add_argument("--iterations", type=int, default=50, help="iterations per timed repeat")

@@ -1,4 +1,4 @@
-"""Data-parallel training speed: python -m gan_keras.bench_scaling [--data mnist.npz]
+"""Data-parallel training speed: python tools/bench_scaling.py [--data mnist.npz]
 
 Times the default training step (the run's own batch pipeline and fast step) under
 each ``--strategy``, one fresh process per configuration (TensorFlow fixes its devices
@@ -19,6 +19,10 @@ import statistics
 import subprocess
 import sys
 import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if os.path.isdir(os.path.join(ROOT, "gan_keras")):  # in a checkout: its own package; copied elsewhere: the installed one
+    sys.path.insert(0, ROOT)
 
 CONFIGURATIONS = [
     ("1 device (default)", "default", None, True),
@@ -62,7 +66,7 @@ def child(args: argparse.Namespace) -> None:
     from gan_keras.data import load_dataset
     from gan_keras.training.batches import batch_stream
     from gan_keras.training.gan import batch_norm_layers, build_gan
-    from gan_keras.training.steps import make_step
+    from gan_keras.training.run_state import make_step
 
     images = load_dataset("mnist", args.data).x_train
     keras.utils.set_random_seed(0)
@@ -86,7 +90,7 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_configuration(strategy: str, devices: str | None, sync_bn: bool, args: argparse.Namespace) -> dict:
-    command = [sys.executable, "-m", "gan_keras.bench_scaling", "--child", "--strategy", strategy,
+    command = [sys.executable, os.path.abspath(__file__), "--child", "--strategy", strategy,
                "--batch-size", str(args.batch_size), "--warmup", str(args.warmup), "--iterations",
                str(args.iterations), "--repeats", str(args.repeats)]
     command += ["--devices", devices] if devices else []
@@ -112,7 +116,7 @@ def run_configuration(strategy: str, devices: str | None, sync_bn: bool, args: a
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gan_keras.bench_scaling", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python tools/bench_scaling.py", description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder")
     parser.add_argument("--batch-size", type=int, default=32, help="the global batch (default: the notebook's)")
     parser.add_argument("--warmup", type=int, default=10)
@@ -126,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args)
         return
-    from gan_keras.bench import machine_line
+    from bench import machine_line
     from gan_keras.roofline import cpu_description
 
     print(machine_line())
