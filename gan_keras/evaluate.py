@@ -1,4 +1,8 @@
-"""Score a run or a saved generator: python -m gan_keras.evaluate RUN_OR_GENERATOR [--calibrate]"""
+"""Score a run or a saved generator: python -m gan_keras.evaluate RUN_OR_GENERATOR [--calibrate]
+
+Lazy imports: everything that loads Keras (the data, the evaluator, sampling, the models and
+checkpoints of ``--checkpoints``) and matplotlib, inside the command, so that ``--help`` answers at once.
+"""
 
 from __future__ import annotations
 

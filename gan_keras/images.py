@@ -1,4 +1,7 @@
-"""Where images are written: sample grids, single samples, and the progress GIF."""
+"""Where images are written: sample grids, single samples, and the progress GIF.
+
+Lazy imports: imageio (and imageio-ffmpeg, for MP4s) where an animation is written.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ Each ``auto`` setting becomes a choice made from this machine's hardware and mea
 ones; where this machine would choose otherwise, one line says so and why. Under
 ``--strategy multiworker`` every ``auto`` is the same fixed choice on every worker, so that
 all of them compute alike.
+
+Lazy imports: TensorFlow, to count GPUs, and :mod:`gan_keras.models.training_forms` (which imports it),
+so that checking ``--training-forms`` on the command line costs nothing until a run starts.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import dataclasses
 import sys
 from typing import NamedTuple
 
-from gan_keras import roofline
+from gan_keras import roofline, runtime
 from gan_keras.errors import UsageError
 
 BF16_MIN_SPEEDUP = 1.5
@@ -38,10 +41,8 @@ def choose_precision(requested: str, gpus: int, flags: list[str] | None = None,
     less than the matmul and the rest of an iteration nothing); float32 ("none") everywhere else (on GPUs fp16 is the user's
     explicit choice). bf16 asked for where it would be emulated or slower runs, with a warning.
     """
-    from gan_keras.runtime import onednn_enabled
-
     flags = roofline.cpu_description()[1] if flags is None else flags
-    onednn = onednn_enabled() if onednn is None else onednn
+    onednn = runtime.onednn_enabled() if onednn is None else onednn
     if requested not in ("auto", "bf16"):
         return PrecisionChoice(requested, None, "asked for")
     if gpus > 0:
@@ -78,11 +79,9 @@ def choose_upsampling(requested: str, gpus: int, onednn: bool | None = None) -> 
     (oneDNN off), whose transposed convolution is the slow one; ``transposed`` where
     oneDNN's or a GPU's transposed convolution is the faster form (docs/speed.md).
     """
-    from gan_keras.runtime import onednn_enabled
-
     if requested != "auto":
         return requested
-    onednn = onednn_enabled() if onednn is None else onednn
+    onednn = runtime.onednn_enabled() if onednn is None else onednn
     return "subpixel" if gpus == 0 and not onednn else "transposed"
 
 
@@ -99,11 +98,9 @@ def choose_training_forms(gpus: int, onednn: bool | None = None, precision: str 
     the faster (docs/speed.md).
     """
     from gan_keras.models.training_forms import DEFAULT_FORMS
-    from gan_keras.runtime import onednn_enabled
-
     if gpus:
         return ()
-    onednn = onednn_enabled() if onednn is None else onednn
+    onednn = runtime.onednn_enabled() if onednn is None else onednn
     if not onednn:
         return tuple(form for form in DEFAULT_FORMS if form != "tap_sum")
     flags = roofline.cpu_description()[1] if flags is None else flags

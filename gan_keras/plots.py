@@ -1,4 +1,7 @@
-"""The loss plot written at the end of a run."""
+"""The loss plot written at the end of a run.
+
+Lazy imports: matplotlib, when a plot is drawn.
+"""
 
 from __future__ import annotations
 

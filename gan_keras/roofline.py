@@ -5,6 +5,8 @@ An iteration's floating-point work is counted from the built models, layer by la
 they are memory-bound and small beside the convolutions). The CPU's ceiling is a
 large matrix product timed in TensorFlow, in float32 and bfloat16. Their ratio is
 the fastest an iteration could run: the bench prints each variant's share of it.
+
+Lazy imports: Keras and TensorFlow, where a model is counted or a rate measured.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ import hashlib
 import math
 import time
 
-from gan_keras.runtime import cpu_flags, first_cpu_field, onednn_enabled
+import numpy as np
+
+from gan_keras import runtime
+from gan_keras.cache import remember
+from gan_keras.runtime import cpu_flags, first_cpu_field
 
 FLAGS_THAT_MATTER = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
 MATMUL_SIZE = 2048
@@ -63,7 +69,6 @@ def matmul_rates(dtypes: tuple[str, ...], size: int, repeats: int) -> dict[str, 
     could lower one side of the ratio only: in CI, two runs of the same command on one
     machine once settled ``--mixed-precision auto`` differently.)
     """
-    import numpy as np
     import tensorflow as tf
 
     values = np.random.default_rng(0).standard_normal((2, size, size), dtype=np.float32)
@@ -101,15 +106,13 @@ def machine_key() -> str:
     model = cpu_description()[0]
     cpu = " ".join(f"{key} {value}" for key, value in identity.items())
     flags_digest = hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:12]
-    kernels = "oneDNN" if onednn_enabled() else "Eigen"
+    kernels = "oneDNN" if runtime.onednn_enabled() else "Eigen"
     return f"{model} ({cpu}; flags {flags_digest}), TensorFlow {tf.__version__} with {kernels}"
 
 
 def remembered_bf16_speedup():
     """bf16_matmul_speedup as first measured on this machine (gan_keras.cache): a timing near the
     threshold must not settle ``--mixed-precision auto`` differently from one run to the next."""
-    from gan_keras.cache import remember
-
     return remember("bfloat16 / float32 matmul speed", machine_key(), bf16_matmul_speedup)
 
 

@@ -5,6 +5,9 @@ fixed noise, first grid, models, checkpoint 0) and renamed into place in one
 step, so a kill or a full disk during start-up leaves no half-made run folder
 under the user's name. While a process trains or repairs a run it holds an OS
 lock on ``RUN/.lock``; the OS drops it when the process dies, even by SIGKILL.
+
+Lazy imports: fcntl, where the platform has it; :mod:`gan_keras.data` and :mod:`gan_keras.images`
+where a resumed run's data and grids are checked; Keras and TensorFlow for the versions config.json records.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ import errno
 import json
 import os
 import platform
+import csv
 import re
 import shlex
 import shutil
 import sys
+import tempfile
+import time
 
 from gan_keras.defaults import RUNS_ROOT, TrainConfig
 from gan_keras.errors import DataError, UsageError
@@ -87,8 +93,6 @@ def _check_out(out: str) -> None:
 def _probe_writable(out: str, parent: str) -> None:
     """Make and remove a folder where the run will be (in its nearest existing ancestor): refused in one line
     naming ``out`` if that cannot be done (no such place, not a folder, not writable, /proc)."""
-    import tempfile
-
     ancestor = parent
     while not os.path.exists(ancestor):
         ancestor = os.path.dirname(ancestor)
@@ -149,8 +153,6 @@ def remove_partial_files(run_dir: str) -> None:
 
 def rewind_outputs(run_dir: str, iteration: int) -> None:
     """Drop CSV rows and grids written after ``iteration``, so the resumed run has no duplicates."""
-    import csv
-
     from gan_keras.images import GRID_PATTERN
 
     csv_path = os.path.join(run_dir, LOSSES_CSV)
@@ -173,7 +175,6 @@ LOCK_WAIT_SECONDS = 3  # a killed writer's lock is gone once the OS has ended it
 def _lock_within(handle, seconds: float) -> None:
     """An exclusive lock on ``handle``, waiting up to ``seconds`` for a holder to release it (BlockingIOError after)."""
     import fcntl
-    import time
 
     deadline = time.monotonic() + seconds
     while True:

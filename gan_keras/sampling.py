@@ -1,4 +1,7 @@
-"""Loading a saved generator and drawing images from it: grids, chosen classes, latent walks."""
+"""Loading a saved generator and drawing images from it: grids, chosen classes, latent walks.
+
+Lazy imports: Keras (on whichever backend is set), where a model is loaded or run.
+"""
 
 from __future__ import annotations
 

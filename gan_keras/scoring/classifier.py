@@ -8,6 +8,8 @@ on (matched by a fingerprint of the training images and labels). For any other d
 ``train_if_missing`` trains the same architecture here and caches it under the user's cache
 folder (``$GAN_KERAS_CACHE``, else ``$XDG_CACHE_HOME/gan_keras``, else ``~/.cache/gan_keras``).
 Every score names its evaluator version, so numbers from different rulers are never mixed.
+
+Lazy imports: Keras, where a classifier is built, loaded or trained.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gan_keras.cache import cache_folder, not_writable
+from gan_keras.data import scale_images
 from gan_keras.errors import GanKerasError
 from gan_keras.files import atomic_path
 
@@ -130,8 +133,6 @@ def train_classifier(x_train: np.ndarray, y_train: np.ndarray, epochs: int = TRA
     """The one training recipe, for shipped and cached classifiers alike: Adam, cosine decay, seed."""
     import keras
 
-    from gan_keras.data import scale_images
-
     keras.utils.set_random_seed(seed)
     model = build_classifier(int(y_train.max()) + 1)
     steps = epochs * -(-len(x_train) // BATCH_SIZE)
@@ -204,8 +205,6 @@ def load_classifier(x_train: np.ndarray, y_train: np.ndarray, train_if_missing: 
 
 
 def accuracy(model, x_test: np.ndarray, y_test: np.ndarray) -> float:
-    from gan_keras.data import scale_images
-
     predictions = model.predict(scale_images(x_test), batch_size=512, verbose=0)
     return float(np.mean(np.argmax(predictions, axis=1) == y_test))
 

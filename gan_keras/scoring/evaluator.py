@@ -1,4 +1,7 @@
-"""Scores a generator's images against the real test images of its dataset."""
+"""Scores a generator's images against the real test images of its dataset.
+
+Lazy imports: Keras, to ask which backend runs, and the training forms (TensorFlow) where it is TensorFlow.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import numpy as np
 
 from gan_keras.data import Dataset, scale_images
 from gan_keras.scoring import metrics
-from gan_keras.scoring.classifier import accuracy, feature_model, load_classifier
+from gan_keras.sampling import balanced_classes, class_count, generate
+from gan_keras.scoring.classifier import accuracy, data_fingerprint, feature_model, load_classifier, shipped_for
 
 DEFAULT_SAMPLES = 10_000
 
@@ -93,8 +97,6 @@ class Evaluator:
 
     def score_generator(self, generator, count: int, seed: int | None = None) -> Scores:
         """Scores of ``count`` samples; a conditional generator is asked for every class equally often."""
-        from gan_keras.sampling import balanced_classes, class_count, generate
-
         classes = class_count(generator)
         asked = None if classes is None else balanced_classes(count, classes)
         return self.score(generate(generator, count, seed, asked), asked)
@@ -116,8 +118,6 @@ def score_as_saved(evaluator: Evaluator, generator, count: int, seed: int | None
 
 def shipped_evaluator(dataset: Dataset) -> Evaluator | None:
     """An Evaluator when a shipped classifier knows this data (no training, no cache), else None."""
-    from gan_keras.scoring.classifier import data_fingerprint, shipped_for
-
     if shipped_for(data_fingerprint(dataset.x_train, dataset.y_train)) is None:
         return None
     return Evaluator(dataset, verbose=0, memorization=False)

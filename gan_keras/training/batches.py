@@ -23,6 +23,7 @@ DATA would make every worker build the whole global batch and drop most of it.
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from gan_keras.data import scale_images
 
@@ -33,16 +34,12 @@ SCALED_PIXELS = scale_images(np.arange(256, dtype=np.uint8)).reshape(256)
 
 
 def _key(seed: int, stream: str, iteration):
-    import tensorflow as tf
-
     return tf.stack([tf.constant(seed * len(STREAMS) + STREAMS[stream], tf.int64), tf.cast(iteration, tf.int64)])
 
 
 def global_batch(seed: int, iteration, count: int, batch_size: int, latent_dim: int,
                  classes: int | None) -> dict:
     """Iteration ``iteration``'s draws for the whole global batch (indices, not yet images)."""
-    import tensorflow as tf
-
     draws = {
         "chosen": tf.random.stateless_uniform([batch_size], _key(seed, "chosen", iteration), 0, count, tf.int64),
         "noise_d": tf.random.stateless_normal([batch_size, latent_dim], _key(seed, "noise_d", iteration)),
@@ -57,8 +54,6 @@ def global_batch(seed: int, iteration, count: int, batch_size: int, latent_dim: 
 def replica_batches(draws: dict, images, labels, first: int, local: int, per_replica: int,
                     classes: int | None) -> dict:
     """The slices of the global batch for replicas ``first`` .. ``first + local - 1``, stacked."""
-    import tensorflow as tf
-
     def mine(values, axis=0):
         begin = first * per_replica
         picked = tf.gather(values, tf.range(begin, begin + local * per_replica), axis=axis)
@@ -84,8 +79,6 @@ class InGraphBatches:
 
     def __init__(self, x_train: np.ndarray, y_train: np.ndarray, seed: int, batch_size: int, latent_dim: int,
                  classes: int | None, replicas: int = 1):
-        import tensorflow as tf
-
         with tf.device("/cpu:0"):
             self.images, self.labels = tf.constant(x_train), tf.constant(y_train.astype(np.int64))
         self.seed, self.count, self.batch_size, self.latent_dim = seed, len(x_train), batch_size, latent_dim
@@ -105,8 +98,6 @@ def batch_stream(strategy, x_train: np.ndarray, y_train: np.ndarray, seed: int, 
     Under the default strategy an element is a dict of tensors; under a distributed
     one, of per-replica values that ``strategy.run`` hands out.
     """
-    import tensorflow as tf
-
     replicas = strategy.num_replicas_in_sync
     per_replica = batch_size // replicas
 

@@ -17,9 +17,11 @@ evaluator's ``--checkpoints`` and the tests all read it through here.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import zipfile
 
 import numpy as np
 
@@ -87,8 +89,6 @@ def weights_digest(values: dict[str, np.ndarray]) -> str:
     Workers print it at the end of a multi-worker run; it is computed the same way from
     a checkpoint file (:func:`read_checkpoint`), so the two can be compared.
     """
-    import hashlib
-
     digest = hashlib.sha256()
     for key in sorted(key for key in values if "/" in key):
         digest.update(key.encode())
@@ -158,8 +158,6 @@ def restore_latest(run_dir: str, models, rng: np.random.Generator) -> dict:
 
 def read_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """(arrays by key, record) of one checkpoint file; refuses the old positional format."""
-    import zipfile
-
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path} is not a checkpoint: not an .npz archive (damaged, cut short, or another file)")
     with np.load(path, allow_pickle=False) as archive:

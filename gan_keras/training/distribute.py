@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 
 from gan_keras.errors import GanKerasError, UsageError
@@ -138,8 +139,6 @@ def _restore_sigterm_handler() -> None:
     preemption notifier), which swallows the signal: the run's handler would never
     see it, and the workers could not stop together with a checkpoint.
     """
-    import signal
-
     signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGTERM))
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import types
 
 import keras
+import tensorflow as tf
 
 
 def fused_adam(learning_rate: float, beta_1: float) -> keras.optimizers.Adam:
@@ -37,8 +38,6 @@ def _handle(variable):
 
 
 def _fused_update_step(self: keras.optimizers.Adam, gradient, variable, learning_rate):
-    import tensorflow as tf
-
     dtype = tf.as_dtype(variable.dtype)
     if self.amsgrad or isinstance(gradient, tf.IndexedSlices) or not dtype.is_floating:
         return keras.optimizers.Adam.update_step(self, gradient, variable, learning_rate)

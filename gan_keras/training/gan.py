@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
+from gan_keras.machine_choices import parse_forms
 from gan_keras.models import build_pair
 from gan_keras.models.initialization import initialize
 from gan_keras.models.walk import nested_layers
@@ -195,8 +196,6 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
 
 def build_run_models(config, classes: int | None, strategy=None) -> GanModels:
     """The models of a run as its settled ``TrainConfig`` describes them (train.py, resume, evaluate)."""
-    from gan_keras.machine_choices import parse_forms
-
     return build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
                      model=config.model, classes=classes, ema=config.ema, strategy=strategy,
                      upsampling=config.upsampling, training_forms=parse_forms(config.training_forms),

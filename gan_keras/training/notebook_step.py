@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
-from gan_keras.training.gan import GanModels, with_classes
+from gan_keras.training.gan import DiscriminatorTrainer, GanModels, with_classes
 
 
 class NotebookStep:
@@ -25,8 +26,6 @@ class NotebookStep:
     """
 
     def __init__(self, models: GanModels, batch_size: int, strategy=None):
-        import tensorflow as tf
-
         self.models = models
         self.strategy = strategy or tf.distribute.get_strategy()
         batch_size //= self.strategy.num_replicas_in_sync  # one replica's share of the global batch
@@ -85,8 +84,6 @@ class NotebookStep:
         discriminator = self.models.discriminator
         if not self.models.objective.needs_custom_d_step and not self.models.objective.label_smoothing:
             return discriminator, discriminator, discriminator
-        from gan_keras.training.gan import DiscriminatorTrainer
-
         trainers = []
         with self.strategy.scope():
             for real_count, name in ((batch_size, "d_real"), (0, "d_fake"), (batch_size, "d_joint")):
@@ -112,8 +109,6 @@ class NotebookStep:
 
     def _concatenate(self, first, second):
         """Each replica's two slices joined (a plain concatenation on one device)."""
-        import tensorflow as tf
-
         return self.strategy.run(lambda a, b: tf.concat([a, b], axis=0), args=(first, second))
 
 
@@ -129,8 +124,6 @@ def _as_vectors(step):
     with ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars (Keras 3.15);
     with one axis the mean over workers is what it should be.
     """
-    import tensorflow as tf
-
     def vector_step(data):
         return {name: tf.reshape(value, [1]) for name, value in step(data).items()}
     return vector_step

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import tensorflow as tf
 from tensorboard.compat.proto.event_pb2 import Event  # the event record's protocol buffer, from tensorboard itself
 
 from gan_keras.files import atomic_path
@@ -21,8 +22,6 @@ class TensorBoardLog:
     """A tf.summary writer in RUN_DIR/tensorboard (``tensorboard --logdir RUN_DIR``)."""
 
     def __init__(self, run_dir: str):
-        import tensorflow as tf
-
         self._tf = tf
         self.writer = tf.summary.create_file_writer(os.path.join(run_dir, TENSORBOARD_DIR))
 
@@ -46,8 +45,6 @@ class TensorBoardLog:
 
 def rewind(run_dir: str, iteration: int) -> None:
     """Rewrite the run's event files without events after ``iteration`` (and without a torn last record)."""
-    import tensorflow as tf
-
     folder = os.path.join(run_dir, TENSORBOARD_DIR)
     if not os.path.isdir(folder):
         return
@@ -71,8 +68,6 @@ def rewind(run_dir: str, iteration: int) -> None:
 
 def read_scalars(run_dir: str) -> list[tuple[int, str, float]]:
     """(step, tag, value) of every scalar in the run's event files, in file order."""
-    import tensorflow as tf
-
     folder = os.path.join(run_dir, TENSORBOARD_DIR)
     found = []
     for name in sorted(os.listdir(folder)):
