@@ -10,4 +10,4 @@ from gan_keras.runtime import prefer_onednn
 
 prefer_onednn()
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"

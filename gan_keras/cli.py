@@ -133,7 +133,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
                         help="for data with no shipped classifier: train one here (minutes) and cache it; "
                              "its scores carry a local version name")
     parser.add_argument("--json", default=None, help="also write the scores to this JSON file")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an existing --json file and --checkpoints' plot")
     add_debug_argument(parser)
     return parser
 

@@ -141,7 +141,8 @@ class TrainConfig:
     beta1: float | None = dataclasses.field(
         default=None, metadata={"help": "Adam beta_1, both models" + PER_MODEL})
     seed: int | None = dataclasses.field(
-        default=None, metadata={"help": "random seed; the same seed gives the same losses on the CPU"})
+        default=None, metadata={"help": "random seed, recorded in config.json; with --deterministic the same seed gives "
+                                        "the same losses on one machine (without it, thread timing makes runs differ)"})
     log_interval: int = dataclasses.field(
         default=10,
         metadata={"help": "write the mean losses of every N iterations to losses.csv "
@@ -188,7 +189,9 @@ class TrainConfig:
         default="auto",
         metadata={"help": "none (float32); bf16 for CPUs with AMX/AVX512-BF16 (elsewhere it is emulated, "
                           "slowly, and warns); fp16 for GPUs (with loss scaling); auto: bf16 on a CPU-only "
-                          "machine whose CPU has native bf16, else none (config.json records the choice)",
+                          "machine whose CPU has native bf16 and runs bfloat16 matrix products at least 1.5x "
+                          "as fast as float32 (measured once, kept in the cache folder), else none "
+                          "(config.json records the choice)",
                   "choices": ("none", "bf16", "fp16", "auto")})
     upsampling: str = dataclasses.field(
         default="auto",
@@ -201,10 +204,10 @@ class TrainConfig:
                   "choices": ("transposed", "subpixel", "auto")})
     training_forms: str = dataclasses.field(
         default="auto",
-        metadata={"help": "the layers' training forms (the same numbers as Keras's layers, faster here; saved "
-                          "models hold Keras's own either way): auto (those measured to pay on this machine; "
-                          "none on a GPU), standard (Keras's own layers only) or names, e.g. "
-                          "fused_norm,fast_dropout (config.json records the choice)"})
+        metadata={"help": "the layers' training forms (the same numbers as Keras's layers, faster on CPUs; "
+                          "saved models hold Keras's own either way): auto (a fixed rule from this machine's "
+                          "kernels, precision and flags, docs/speed.md; none on a GPU), standard (Keras's own "
+                          "layers only) or names, e.g. fused_norm,fast_dropout (config.json records the choice)"})
     eval_interval: int | None = dataclasses.field(
         default=None,
         metadata={"help": "score --eval-samples generated images every N iterations (Frechet "
@@ -222,8 +225,8 @@ class TrainConfig:
         metadata={"help": "make TensorFlow ops deterministic (slower; for bit-exact resume checks)"})
     out: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "run folder (default: a new timestamped folder under runs/); "
-                          "an existing non-empty folder is refused"})
+        metadata={"help": "run folder (default: a new timestamped folder under runs/); a folder that "
+                          "exists is refused unless it is empty, and never overwritten"})
 
 
 GRID_ROWS = 5

@@ -18,6 +18,9 @@ from gan_keras.files import atomic_path
 
 
 
+CHECKPOINT_PLOT = "checkpoint_scores.png"
+
+
 def resolve_target(target: str) -> tuple[str, dict]:
     """(generator path, the run's recorded arguments or {}) for a run folder or a .keras file."""
     from gan_keras.run_dir import CONFIG_FILE, GENERATOR_FILE, read_run_record
@@ -114,6 +117,9 @@ def evaluate_command(args: argparse.Namespace) -> None:
         raise UsageError("give a run folder or generator file, or --calibrate")
     if args.json and os.path.exists(args.json) and not args.force:
         raise UsageError(f"{args.json} exists; --force overwrites it")
+    plot_path = os.path.join(args.target or "", CHECKPOINT_PLOT)
+    if args.checkpoints and os.path.exists(plot_path) and not args.force:
+        raise UsageError(f"{plot_path} exists; --force overwrites it")
     generator_path, recorded = resolve_target(args.target) if args.target else (None, {})
     generator = load_generator(generator_path) if generator_path else None
     dataset = load_dataset(args.dataset or recorded.get("dataset", "mnist"), args.data or recorded.get("data"))
@@ -135,7 +141,6 @@ def evaluate_command(args: argparse.Namespace) -> None:
             iteration = "" if row["iteration"] is None else f"{row['iteration']:,}"
             print(f"{row['what']:<26} {iteration:>9} {row['kind']:<20} {row['frechet_distance']:9.3f} "
                   f"{row['inception_score']:6.2f}", flush=True)
-        plot_path = os.path.join(args.target, "checkpoint_scores.png")
         plot_checkpoint_scores(rows, plot_path)
         print(f"plot: {plot_path}")
         results.update({f"{row['what']} ({row['kind']})": row for row in rows})

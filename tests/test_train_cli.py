@@ -182,6 +182,11 @@ def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small
         ["checkpoint", "0"], ["checkpoint", "0"], ["checkpoint", "6"], ["checkpoint", "6"]]
     assert any(line.startswith("generator_best.keras") for line in lines)
     assert (run_dir / "checkpoint_scores.png").exists()
+    plotted = (run_dir / "checkpoint_scores.png").read_bytes()
+    again = sp.run([_sys.executable, "-m", "gan_keras.evaluate", str(run_dir), "--checkpoints", "--samples", "100"],
+                   capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
+    assert again.returncode == 2 and again.stderr.strip().endswith("checkpoint_scores.png exists; --force overwrites it")
+    assert (run_dir / "checkpoint_scores.png").read_bytes() == plotted
 
 
 def test_a_training_run_prints_no_tensorflow_log_lines_or_warnings(trained_run):

@@ -28,9 +28,13 @@ if variant == "leaky_out":
             return y, grad
         return leaky(inputs)
     keras.layers.LeakyReLU.call = call
-from gan_keras.bench import time_variant
-from gan_keras.data import load_local
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import Variant, prepare_variant, summary, time_block  # noqa: E402
+from gan_keras.data import load_local  # noqa: E402
 d = load_local(sys.argv[2] if len(sys.argv) > 2 else "mnist.npz")
 args = types.SimpleNamespace(latent_dim=100, warmup=10, iterations=20, repeats=5)
-r = time_variant(variant, 32, "fast", "none", d.x_train, args)
+prepared = prepare_variant(Variant(variant, 32, "fast", "none", "transposed"), d.x_train, args)
+for _ in range(args.repeats):
+    time_block(prepared, args.iterations)
+r = summary(prepared, 32, 0.0)
 print(f"{variant:10s} {r['ms']:.1f} ms/it spread {r['spread']:.1f}", flush=True)

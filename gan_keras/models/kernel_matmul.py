@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from gan_keras.models.transposed import STRIDE_2_GEOMETRY, TransposedConvolutionForm, conv_transpose, geometry
+from gan_keras.models.transposed import Stride2Form, conv_transpose
 
 
 def kernel_gradient(inputs, upstream):
@@ -55,14 +55,8 @@ def conv2d_transpose_matmul_kernel_gradient(inputs, kernel):
     return conv_transpose(inputs, kernel, 2, kernel_gradient=kernel_gradient)
 
 
-class MatmulKernelGradConv2DTranspose(TransposedConvolutionForm):
+class MatmulKernelGradConv2DTranspose(Stride2Form):
     """A 3x3, stride-2, SAME ``Conv2DTranspose`` with the same variables whose kernel gradient runs as matmuls."""
-
-    exact_for = "3x3, stride-2, SAME, channels-last, undilated"
-
-    @staticmethod
-    def computes_exactly(layer) -> bool:
-        return geometry(layer) == STRIDE_2_GEOMETRY
 
     def convolve(self, inputs, kernel):
         return conv2d_transpose_matmul_kernel_gradient(inputs, kernel)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from gan_keras.models.transposed import STRIDE_2_GEOMETRY, TransposedConvolutionForm, conv_transpose, geometry
+from gan_keras.models.transposed import Stride2Form, conv_transpose
 
 # Kernel taps (rows or columns) of an even and an odd output phase, in input order (i - 1, i).
 PHASE_TAPS = {0: [2, 0], 1: [1]}
@@ -47,14 +47,8 @@ def _phases(inputs, kernel):
     return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
 
 
-class SubpixelConv2DTranspose(TransposedConvolutionForm):
+class SubpixelConv2DTranspose(Stride2Form):
     """``Conv2DTranspose(kernel_size=3, strides=2, padding="same")`` with the same variables, computed sub-pixel."""
-
-    exact_for = "3x3, stride-2, SAME, channels-last, undilated"
-
-    @staticmethod
-    def computes_exactly(layer) -> bool:
-        return geometry(layer) == STRIDE_2_GEOMETRY
 
     def convolve(self, inputs, kernel):
         return subpixel_conv2d_transpose(inputs, kernel)

@@ -79,6 +79,16 @@ def conv_transpose(inputs, kernel, strides: int, forward=None, kernel_gradient=N
     return convolve(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
 
 
+class Stride2Form(TransposedConvolutionForm):
+    """A form of G's upsampling layers: 3x3, stride 2, SAME (STRIDE_2_GEOMETRY)."""
+
+    exact_for = "3x3, stride-2, SAME, channels-last, undilated"
+
+    @staticmethod
+    def computes_exactly(layer) -> bool:
+        return geometry(layer) == STRIDE_2_GEOMETRY
+
+
 def add_bias_and_activate(layer, outputs):
     """``layer``'s bias added as Keras's ``Conv2DTranspose`` adds it (reshaped to (1, 1, 1, filters), so its
     gradient sums alike: bfloat16 sums round by shape), then its activation."""
