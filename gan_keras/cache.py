@@ -16,6 +16,8 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
+from gan_keras.files import atomic_path
+
 MEASUREMENTS_FILE = "machine_measurements.json"
 
 
@@ -83,6 +85,8 @@ def remember(name: str, machine: str, measure: Callable[[], float]) -> Remembere
 
 
 def _read(path: str) -> dict:
+    if os.path.lexists(path) and not os.path.isfile(path):  # not ours to read (a folder, a named pipe)
+        return {}
     try:
         with open(path, encoding="utf-8") as handle:
             entries = json.load(handle)
@@ -92,10 +96,8 @@ def _read(path: str) -> dict:
 
 
 def _write(path: str, entries: dict) -> None:
-    partial = f"{path}.partial{os.getpid()}"
-    with open(partial, "w", encoding="utf-8") as handle:
+    with atomic_path(path) as partial, open(partial, "w", encoding="utf-8") as handle:
         json.dump(entries, handle, indent=1, sort_keys=True)
-    os.replace(partial, path)
 
 
 @contextlib.contextmanager

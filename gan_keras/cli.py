@@ -149,7 +149,7 @@ def run_command(main: Callable[[argparse.Namespace], None], parser: argparse.Arg
     """
     args = parser.parse_args(argv)
     if argv is None and not args.debug:
-        status = console.run_filtered()
+        status = console.run_filtered(parser.prog)
         if status is not None:
             return status
     console.quiet_tensorflow(debug=args.debug)

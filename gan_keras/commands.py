@@ -12,6 +12,7 @@ import os
 from gan_keras.errors import DataError, UsageError
 from gan_keras.settings import asked_from_arguments, given_fields, ignored_options
 
+SAMPLE_OUTPUTS = (".png", ".npy", ".gif", ".mp4")
 RESUME_MACHINE_SETTINGS = ("strategy", "devices", "cluster_timeout", "mixed_precision", "upsampling",
                            "training_forms")
 
@@ -64,6 +65,7 @@ def sample_command(args: argparse.Namespace) -> None:
     import numpy as np
 
     from gan_keras import sampling
+    from gan_keras.files import atomic_path, writing
     from gan_keras.images import save_grid, save_png, to_uint8
 
     _check_sample_arguments(args)
@@ -85,17 +87,19 @@ def sample_command(args: argparse.Namespace) -> None:
     elif args.per_class:
         labels = np.repeat(np.arange(classes), args.cols)
     images = sampling.generate(generator, count, args.seed, labels)
-    if args.out.lower().endswith(".png"):
-        save_grid(images, args.out, rows, args.cols)
-        print(f"wrote a {rows}x{args.cols} grid to {args.out}")
-    elif args.out.lower().endswith(".npy"):
-        np.save(args.out, to_uint8(images))
-        print(f"wrote {count} uint8 images to {args.out}")
-    else:
-        os.makedirs(args.out, exist_ok=True)
-        for index, pixels in enumerate(to_uint8(images)):
-            save_png(pixels, os.path.join(args.out, f"sample_{index:06d}.png"))
-        print(f"wrote {count} PNG images to {args.out}/")
+    with writing(args.out):  # each file to a temporary name, then renamed: a failure leaves the old one whole
+        if args.out.lower().endswith(".png"):
+            save_grid(images, args.out, rows, args.cols)
+            print(f"wrote a {rows}x{args.cols} grid to {args.out}")
+        elif args.out.lower().endswith(".npy"):
+            with atomic_path(args.out) as partial:
+                np.save(partial, to_uint8(images))
+            print(f"wrote {count} uint8 images to {args.out}")
+        else:
+            os.makedirs(args.out, exist_ok=True)
+            for index, pixels in enumerate(to_uint8(images)):
+                save_png(pixels, os.path.join(args.out, f"sample_{index:06d}.png"))
+            print(f"wrote {count} PNG images to {args.out}/")
 
 
 def _check_sample_arguments(args: argparse.Namespace) -> None:
@@ -119,6 +123,11 @@ def _check_sample_arguments(args: argparse.Namespace) -> None:
             raise UsageError(f"--duration must be between 0.01 and 60 seconds, got {args.duration}")
     elif args.out.lower().endswith((".gif", ".mp4")):
         raise UsageError("a .gif or .mp4 output is an animation: add --interpolate")
+    extension = os.path.splitext(args.out.rstrip("/"))[1].lower()
+    if extension and extension not in SAMPLE_OUTPUTS and not os.path.isdir(args.out):
+        raise UsageError(f"--out {args.out}: sample.py writes {extension} files in none of its forms; give a .png "
+                         f"(a grid), a .npy (an array), a .gif or .mp4 (with --interpolate), or a folder name "
+                         f"without an extension (one PNG per sample)")
     if os.path.exists(args.out) and not args.force and not (os.path.isdir(args.out) and not os.listdir(args.out)):
         raise UsageError(f"{args.out} already exists; pass --force to overwrite it")
 

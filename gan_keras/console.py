@@ -14,8 +14,9 @@ The parent forwards SIGINT and SIGTERM to the child's process group once the chi
 for them (a byte on a pipe, sent after a training command has set its early signal handlers), so a
 signal in the first moments of either process is a clean stop and not a death; the child is killed with the
 parent (``PR_SET_PDEATHSIG``), so a signal or a SIGKILL to the command's process acts as
-it would on a single process; the parent exits with the child's status (re-raising the
-child's fatal signal, so a shell still says "Aborted"). ``--debug`` shows TensorFlow's
+it would on a single process; the parent exits with the child's status, and where the child
+died of a signal, says which in one line ("Killed" for the out-of-memory killer's SIGKILL) and
+dies of it too, so a shell still says "Aborted". ``--debug`` shows TensorFlow's
 own lines and runs in one process; where Linux's parent-death signal is missing, so
 does every command (TensorFlow's start-up lines then show).
 """
@@ -32,7 +33,7 @@ import sys
 import threading
 import time
 
-from gan_keras.training.stop import SIGNALS, early_signals
+from gan_keras.training.stop import SIGNALS, WATCHDOG_SIGNAL, early_signals
 
 HARMLESS_LINE = re.compile(
     rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.\-/]+:\d+\] "  # TensorFlow's INFO and WARNING lines
@@ -64,8 +65,9 @@ def quiet_tensorflow(debug: bool = False) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def run_filtered() -> int | None:
-    """Run this very command again as a child whose stderr passes through :func:`relay`; its exit status.
+def run_filtered(prog: str) -> int | None:
+    """Run this very command (``prog``, as messages name it) again as a child whose stderr passes through
+    :func:`relay`; its exit status.
 
     None in the child itself and where the child could not be tied to this process's life
     (no parent-death signal): the caller then runs the command in this process.
@@ -106,11 +108,23 @@ def run_filtered() -> int | None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if status < 0:  # the child died of a signal: so does this process, for the shell to report it
-        signal.signal(-status, signal.SIG_DFL)
-        os.kill(os.getpid(), -status)
-        return 128 - status
-    return status
+    return status if status >= 0 else _died_of(-status, prog)
+
+
+def _died_of(signum: int, prog: str) -> int:
+    """The child died of signal ``signum``: one line saying so (none where a watchdog, or the user's stop, said
+    why already), then this process dies of it too where it can, for the shell to report it as well."""
+    if signum == WATCHDOG_SIGNAL:
+        return 1
+    if signum not in SIGNALS:
+        hint = " - the out-of-memory killer, or kill -9" if signum == signal.SIGKILL else ""
+        sys.stderr.write(f"{prog}: {signal.strsignal(signum)} ({signal.Signals(signum).name}{hint})\n")
+        sys.stderr.flush()
+    if signum in (signal.SIGKILL, signal.SIGSTOP):  # no handler can be set for these, nor any need to
+        return 128 + signum
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    return 128 + signum
 
 
 class _Forwarder:
@@ -166,7 +180,7 @@ def _is_this_command(argv: list[str]) -> bool:
 
 def filtered_main(main) -> int:
     """Run ``main()`` (a module's command-line entry) as :func:`run_filtered`'s child; its exit status."""
-    status = run_filtered()
+    status = run_filtered(os.path.basename(sys.argv[0]))
     if status is not None:
         return status
     quiet_tensorflow()

@@ -20,6 +20,7 @@ import numpy as np
 
 from gan_keras.defaults import CLASSES
 from gan_keras.errors import DataError
+from gan_keras.files import regular_file
 
 DATASETS = ("mnist", "fashion_mnist")
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
@@ -69,12 +70,10 @@ def load_dataset(name: str = "mnist", path: str | None = None) -> Dataset:
 
 def load_local(path: str) -> Dataset:
     """Read a Keras-layout ``.npz`` file or a folder of the four MNIST IDX files."""
-    if not os.path.exists(path):
-        raise DataError(f"data file not found: {path}")
     if os.path.isdir(path):
         arrays = _read_idx_folder(path)
     else:
-        arrays = _read_npz(path)
+        arrays = _read_npz(regular_file(path, "data file"))
     return _validated(arrays, source=path)
 
 
@@ -170,14 +169,21 @@ def _validated(arrays: dict[str, np.ndarray], source: str) -> Dataset:
         arrays[key] = images
     if len(arrays["x_train"]) == 0:
         raise DataError(f"{source}: x_train holds no images")
-    if len(y_train) != len(x_train) or len(y_test) != len(x_test):
-        raise DataError(f"{source}: image and label counts differ")
-    for key in ("y_train", "y_test"):
-        labels = np.asarray(arrays[key])
-        if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= CLASSES):
-            raise DataError(f"{source}: {key} must hold integer class labels 0-{CLASSES - 1}")
+    for key, images in (("y_train", arrays["x_train"]), ("y_test", arrays["x_test"])):
+        check_labels(np.asarray(arrays[key]), len(images), source, key)
     return Dataset(arrays["x_train"], np.asarray(y_train, dtype=np.int64),
                    arrays["x_test"], np.asarray(y_test, dtype=np.int64), source)
+
+
+def check_labels(labels: np.ndarray, count: int, source: str, key: str) -> None:
+    """Refuse labels that are not one integer class 0-9 per image, naming the file and the array."""
+    if labels.ndim != 1:
+        raise DataError(f"{source}: {key} has shape {labels.shape}; expected ({count},), one integer class label "
+                        f"0-{CLASSES - 1} per image (not one-hot vectors or a column)")
+    if len(labels) != count:
+        raise DataError(f"{source}: {key} holds {len(labels):,} labels for {count:,} images")
+    if labels.size and (labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= CLASSES):
+        raise DataError(f"{source}: {key} must hold integer class labels 0-{CLASSES - 1}")
 
 
 def _load_keras(name: str) -> Dataset:

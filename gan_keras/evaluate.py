@@ -57,7 +57,7 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
         values, _ = read_checkpoint(path)
         groups = {name: group for name, group in variable_groups(models).items()
                   if name in ("generator", "generator_average")}
-        assign_groups(values, groups, path)
+        assign_groups(values, groups, path, complete=False)
         for group, generator in (("generator_average", models.sampled), ("generator", models.generator)):
             if group in groups:
                 scores = score_as_saved(evaluator, generator, samples, seed)

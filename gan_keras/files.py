@@ -4,9 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 
-from gan_keras.errors import GanKerasError
+from gan_keras.errors import DataError, GanKerasError
+
+NOT_REGULAR = {stat.S_ISFIFO: "a named pipe (FIFO)", stat.S_ISCHR: "a character device", stat.S_ISBLK: "a block device",
+               stat.S_ISSOCK: "a socket", stat.S_ISDIR: "a folder"}
+
+
+def regular_file(path: str, what: str = "file") -> str:
+    """``path``, refused in one line by its type unless it is a regular file (or a link to one): a named pipe or
+    a device would keep a reader waiting forever. ``what`` names what the file should be, for the message."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise DataError(f"{what} not found: {path}") from None
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in NOT_REGULAR.items() if test(mode)), "not a regular file")
+        raise DataError(f"{path} is {kind}, not a {what}")
+    return path
 
 
 @contextlib.contextmanager
@@ -53,9 +72,17 @@ class writing:
             where = str(error.filename or (f"a file in {self.path}" if os.path.isdir(self.path) else self.path))
             if self.staging:
                 where = where.replace(self.staging, os.path.abspath(self.path))
-            raise GanKerasError(f"cannot write {where}: {error.strerror or error}; "
-                                f"earlier results and checkpoints are untouched") from None
+            raise GanKerasError(f"cannot write {where}: {why(error)}; "
+                                f"earlier files are untouched") from None
         return False
+
+
+def why(error: OSError) -> str:
+    """An OSError's reason in words; a short write (NumPy's "N requested and M written") is a full disk."""
+    text = error.strerror or str(error)
+    if error.errno is None and "requested and" in text and "written" in text:
+        return f"No space left on device ({text} bytes)"
+    return text
 
 
 def process_alive(pid: int) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from gan_keras.errors import DataError
-from gan_keras.files import atomic_path
+from gan_keras.files import atomic_path, regular_file
 
 GRID_PATTERN = re.compile(r"^grid_(\d+)\.png$")
 GRID_SCALE = 3
@@ -90,6 +90,7 @@ def write_animation(frame_paths: list[str], out_path: str, seconds_per_frame: fl
         raise DataError("no frames to animate")
     frames = []
     for path in frame_paths:
+        regular_file(path, "grid image")
         try:
             frame = iio.imread(path, mode="L")
         except Exception as error:  # noqa: BLE001 - anything the image plugins cannot decode

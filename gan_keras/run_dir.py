@@ -28,7 +28,7 @@ import time
 
 from gan_keras.defaults import RUNS_ROOT, TrainConfig
 from gan_keras.errors import DataError, UsageError
-from gan_keras.files import atomic_path, process_alive
+from gan_keras.files import atomic_path, process_alive, regular_file
 
 CONFIG_FILE = "config.json"
 LOSSES_CSV = "losses.csv"
@@ -244,6 +244,8 @@ def versions() -> dict[str, str]:
 def read_run_record(run_dir: str) -> dict:
     """A run's config.json as a dict, or one clear error naming the file."""
     path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.lexists(path):
+        regular_file(path, "run's config")
     try:
         with open(path) as handle:
             record = json.load(handle)

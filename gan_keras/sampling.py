@@ -11,6 +11,7 @@ import zipfile
 import numpy as np
 
 from gan_keras.errors import DataError, UsageError
+from gan_keras.files import regular_file
 
 
 def load_generator(path: str):
@@ -18,8 +19,7 @@ def load_generator(path: str):
 
     A conditional generator takes [noise, one-hot class] and is accepted too.
     """
-    if not os.path.isfile(path):
-        raise DataError(f"model file not found: {path}")
+    regular_file(path, "model file")
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path} is not a .keras model file (corrupt or another format)")
     import keras

@@ -250,7 +250,7 @@ def test_a_lone_worker_gives_up_after_the_cluster_timeout(tmp_path, small_mnist)
     (worker,) = start_workers([*LONE, "--data", small_mnist, "--out", str(tmp_path / "run"),
                                "--cluster-timeout", "5"], tmp_path, started=1)
     ((status, _, stderr),) = finish([worker], timeout=120)
-    assert status != 0 and len(stderr.strip().splitlines()) == 1, stderr
+    assert status == 1 and len(stderr.strip().splitlines()) == 1, stderr
     assert re.search(r"did not all come within --cluster-timeout 5 s \(never reached: worker 1 at 127\.0\.0\.1:\d+\)",
                      stderr)
 

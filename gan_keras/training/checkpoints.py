@@ -26,7 +26,7 @@ import zipfile
 import numpy as np
 
 from gan_keras.errors import DataError
-from gan_keras.files import atomic_path
+from gan_keras.files import atomic_path, regular_file
 
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PATTERN = re.compile(r"^ckpt_(\d+)\.npz$")
@@ -158,6 +158,7 @@ def restore_latest(run_dir: str, models, rng: np.random.Generator) -> dict:
 
 def read_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
     """(arrays by key, record) of one checkpoint file; refuses the old positional format."""
+    regular_file(path, "checkpoint")
     if not zipfile.is_zipfile(path):
         raise DataError(f"{path} is not a checkpoint: not an .npz archive (damaged, cut short, or another file)")
     with np.load(path, allow_pickle=False) as archive:
@@ -170,8 +171,14 @@ def read_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
     return values, record
 
 
-def assign_groups(values: dict[str, np.ndarray], groups: dict[str, dict], path: str) -> None:
-    """Check every name and shape first, then assign: a mismatch changes nothing."""
+def assign_groups(values: dict[str, np.ndarray], groups: dict[str, dict], path: str, complete: bool = True) -> None:
+    """Check every name and shape first, then assign: a mismatch changes nothing. ``complete``: ``groups`` are all
+    of the run's, and a group the checkpoint holds beyond them (G's average, where the settings say --ema 0) is
+    refused; else only ``groups`` are read."""
+    stored_groups = {key.split("/", 1)[0] for key in values if "/" in key}
+    if complete and stored_groups - set(groups):
+        raise CheckpointMismatch(f"{path} holds {', '.join(sorted(stored_groups - set(groups)))}, which the models "
+                                 f"built from its settings lack")
     wanted = {f"{group}/{name}": variable for group, variables in groups.items()
               for name, variable in variables.items()}
     stored = {key for key in values if "/" in key and key.split("/", 1)[0] in groups}

@@ -7,7 +7,8 @@ While a worker waits inside TensorFlow for the rest of its cluster, it can honou
 (TensorFlow holds its interpreter, and swallows SIGTERM there). :class:`ClusterWait` bounds that
 wait with a watchdog process, ``python -m gan_keras.training.cluster PID TIMEOUT PROG``, which
 leaves quietly once the worker writes DONE and closes its stdin. Otherwise it ends the worker with
-SIGINT (whose default action the worker has during the wait) and writes one line: after
+WATCHDOG_SIGNAL (whose default action, the end, the worker has during the wait; the console then
+exits 1 and adds nothing) and writes one line: after
 ``TIMEOUT`` seconds, naming the workers that never came; on a SIGINT or SIGTERM it receives (the
 worker's process group gets them from :mod:`gan_keras.console`, a terminal or a cluster manager);
 or when the worker ended first.
@@ -25,7 +26,7 @@ import sys
 import time
 
 from gan_keras.errors import UsageError
-from gan_keras.training.stop import SIGNALS
+from gan_keras.training.stop import SIGNALS, WATCHDOG_SIGNAL
 
 
 def tf_config() -> dict:
@@ -92,9 +93,10 @@ class ClusterWait:
     """Bounds TensorFlow's wait for the cluster, which no Python code can interrupt: TensorFlow holds the
     interpreter there, so neither a signal handler nor a thread of this process runs until it returns.
 
-    While it waits, SIGINT takes its default action (the process ends at once), and a watchdog process
-    in this process's group (``python -m gan_keras.training.cluster``) ends it with SIGINT after ``timeout``
-    seconds or on a SIGINT or SIGTERM to the group, in one line naming the workers that never came.
+    While it waits, SIGINT and SIGTERM take their default action (the process ends at once), and a watchdog
+    process in this process's group (``python -m gan_keras.training.cluster``) ends it with WATCHDOG_SIGNAL
+    after ``timeout`` seconds or on a SIGINT or SIGTERM to the group, in one line naming the workers that
+    never came.
     Nothing has been trained or written by then.
     """
 
@@ -104,7 +106,7 @@ class ClusterWait:
     def __enter__(self) -> ClusterWait:
         import subprocess
 
-        self.previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in SIGNALS}
+        self.previous = {sig: signal.signal(sig, signal.SIG_DFL) for sig in (*SIGNALS, WATCHDOG_SIGNAL)}
         package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
@@ -122,7 +124,7 @@ class ClusterWait:
 
 
 DONE = b"cluster up"
-GRACE_SECONDS = 5  # after SIGINT, the worker is killed outright if it is still there
+GRACE_SECONDS = 5  # after WATCHDOG_SIGNAL, the worker is killed outright if it is still there
 
 
 def watch(pid: int, timeout: float) -> str | None:
@@ -150,7 +152,7 @@ def watch(pid: int, timeout: float) -> str | None:
             reason = f"the other workers did not all come within --cluster-timeout {timeout:g} s"
         if reason is not None and stopped_at is None:
             stopped_at = time.monotonic()
-            _kill(pid, signal.SIGINT)
+            _kill(pid, WATCHDOG_SIGNAL)
         elif stopped_at is not None and time.monotonic() > stopped_at + GRACE_SECONDS:
             _kill(pid, signal.SIGKILL)
 

@@ -20,7 +20,7 @@ from gan_keras.defaults import TrainConfig, run_classes
 from gan_keras.errors import UsageError
 from gan_keras.files import atomic_path, writing
 from gan_keras.images import tile, to_uint8
-from gan_keras.run_dir import (FIXED_NOISE_FILE, RunLock, publish, rewind_outputs, staging_dir, update_config,
+from gan_keras.run_dir import (CONFIG_FILE, FIXED_NOISE_FILE, RunLock, publish, rewind_outputs, staging_dir, update_config,
                                write_config)
 from gan_keras.training.progress import ScoringClock
 
@@ -118,9 +118,12 @@ class RunState:
 
     def restore(self) -> tuple[int, list]:
         """Load the newest checkpoint; returns (its iteration, the losses it had not logged yet)."""
-        from gan_keras.training.checkpoints import restore_latest
+        from gan_keras.training.checkpoints import CheckpointMismatch, restore_latest
 
-        record = restore_latest(self.run_dir, self.models, self.rng)
+        try:
+            record = restore_latest(self.run_dir, self.models, self.rng)
+        except CheckpointMismatch as error:  # the models come from config.json: say so, as it may have been edited
+            raise CheckpointMismatch(f"{error} (the settings are {os.path.join(self.run_dir, CONFIG_FILE)}'s)") from None
         self.fixed_noise = record["fixed_noise"]
         return record["iteration"], record["pending_losses"]
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import signal
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How a watchdog ends a process that can honour no signal (one waiting inside TensorFlow for its cluster); the
+# watchdog says why itself, so the console reports nothing more and the command exits 1.
+WATCHDOG_SIGNAL = signal.SIGUSR1
 _EARLY: list[int] = []  # signals that came before a StopRequest took over
 
 
