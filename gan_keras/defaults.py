@@ -141,8 +141,9 @@ class TrainConfig:
     beta1: float | None = dataclasses.field(
         default=None, metadata={"help": "Adam beta_1, both models" + PER_MODEL})
     seed: int | None = dataclasses.field(
-        default=None, metadata={"help": "random seed, recorded in config.json; with --deterministic the same seed gives "
-                                        "the same losses on one machine (without it, thread timing makes runs differ)"})
+        default=None,
+        metadata={"help": "random seed, recorded in config.json; with --deterministic the same seed gives the same "
+                          "losses on one machine (without it, thread timing makes runs differ)"})
     log_interval: int = dataclasses.field(
         default=10,
         metadata={"help": "write the mean losses of every N iterations to losses.csv "

@@ -185,7 +185,8 @@ def test_eval_interval_scores_both_generators_and_keeps_the_best(tmp_path, small
     plotted = (run_dir / "checkpoint_scores.png").read_bytes()
     again = sp.run([_sys.executable, "-m", "gan_keras.evaluate", str(run_dir), "--checkpoints", "--samples", "100"],
                    capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
-    assert again.returncode == 2 and again.stderr.strip().endswith("checkpoint_scores.png exists; --force overwrites it")
+    assert again.returncode == 2
+    assert again.stderr.strip().endswith("checkpoint_scores.png exists; --force overwrites it")
     assert (run_dir / "checkpoint_scores.png").read_bytes() == plotted
 
 

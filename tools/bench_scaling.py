@@ -21,7 +21,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if os.path.isdir(os.path.join(ROOT, "gan_keras")):  # in a checkout: its own package; copied elsewhere: the installed one
+if os.path.isdir(os.path.join(ROOT, "gan_keras")):  # a checkout's own package; copied out: the installed one
     sys.path.insert(0, ROOT)
 
 CONFIGURATIONS = [

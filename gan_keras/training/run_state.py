@@ -20,8 +20,8 @@ from gan_keras.defaults import TrainConfig, run_classes
 from gan_keras.errors import UsageError
 from gan_keras.files import atomic_path, writing
 from gan_keras.images import tile, to_uint8
-from gan_keras.run_dir import (CONFIG_FILE, FIXED_NOISE_FILE, RunLock, publish, rewind_outputs, staging_dir, update_config,
-                               write_config)
+from gan_keras.run_dir import (CONFIG_FILE, FIXED_NOISE_FILE, RunLock, publish, rewind_outputs, staging_dir,
+                               update_config, write_config)
 from gan_keras.training.progress import ScoringClock
 
 EVAL_NOISE_SEED = 1234  # a run's scorings draw their own noise, so scoring never changes training
@@ -123,7 +123,8 @@ class RunState:
         try:
             record = restore_latest(self.run_dir, self.models, self.rng)
         except CheckpointMismatch as error:  # the models come from config.json: say so, as it may have been edited
-            raise CheckpointMismatch(f"{error} (the settings are {os.path.join(self.run_dir, CONFIG_FILE)}'s)") from None
+            settings = os.path.join(self.run_dir, CONFIG_FILE)
+            raise CheckpointMismatch(f"{error} (the settings are {settings}'s)") from None
         self.fixed_noise = record["fixed_noise"]
         return record["iteration"], record["pending_losses"]
 
