@@ -5,7 +5,6 @@ Lazy imports: Keras (on whichever backend is set), where a model is loaded or ru
 
 from __future__ import annotations
 
-import os
 import zipfile
 
 import numpy as np
