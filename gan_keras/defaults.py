@@ -152,8 +152,27 @@ class TrainConfig:
         default="mnist", metadata={"help": "mnist or fashion_mnist", "choices": ("mnist", "fashion_mnist")})
     data: str | None = dataclasses.field(
         default=None,
-        metadata={"help": "local data: a Keras-layout .npz (x_train, y_train, x_test, y_test) "
-                          "or a folder with the four IDX .gz files"})
+        metadata={"help": "your images: a folder (searched recursively; first-level subfolders are the classes) or a "
+                          ".zip of pictures (PNG, JPEG, BMP, GIF, WebP, TIFF), an .npz of uint8 (N, H, W) or "
+                          "(N, H, W, 3) images (or Keras's MNIST layout), or a folder of the four MNIST IDX files; "
+                          "prepared once into the cache folder"})
+    image_size: int | None = dataclasses.field(
+        default=None,
+        metadata={"help": "the images' side in pixels, 28, 32, 64 or 128 (default: the data's own where every image "
+                          "is one of these, square, else 64)", "choices": (28, 32, 64, 128)})
+    channels: int | None = dataclasses.field(
+        default=None,
+        metadata={"help": "1 (grayscale) or 3 (RGB) (default: 1 where every image is grayscale, else 3)",
+                  "choices": (1, 3)})
+    resize: str = dataclasses.field(
+        default="center-crop",
+        metadata={"help": "how an image of another shape becomes a square of --image-size: center-crop (the largest "
+                          "centred square, stylegan2-ada's), stretch, or pad (with --background)",
+                  "choices": ("center-crop", "stretch", "pad")})
+    background: str = dataclasses.field(
+        default="white",
+        metadata={"help": "the colour transparent pixels (and --resize pad's borders) are laid on: a name or "
+                          "#rrggbb"})
     loop: str = dataclasses.field(
         default="fast",
         metadata={"help": "fast: one compiled TensorFlow step per iteration; notebook: the "
@@ -232,18 +251,13 @@ class TrainConfig:
 
 GRID_ROWS = 5
 GRID_COLS = 5
-CLASSES = 10  # MNIST and Fashion-MNIST; a conditional run's grids have one row per class
-CLASS_GRID_COLS = 10
+CLASS_GRID_COLS = 10  # a conditional run's grids: one row per class (at most CLASS_GRID_ROWS), 10 samples each
+CLASS_GRID_ROWS = 20
 RUNS_ROOT = "runs"
 GIF_FRAME_SECONDS = 0.5
 WALK_POINTS = 4
 WALK_STEPS = 12
 WALK_FRAME_SECONDS = 0.08
-
-
-def run_classes(config: TrainConfig) -> int | None:
-    """The classes a run's models are conditioned on (None: an unconditional run)."""
-    return CLASSES if config.conditional else None
 
 
 def model_setting(model: str, name: str, value):

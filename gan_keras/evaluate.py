@@ -36,10 +36,9 @@ def resolve_target(target: str) -> tuple[str, dict]:
     return target, {}
 
 
-def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[dict]:
+def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int, dataset) -> list[dict]:
     """FD and IS of every checkpoint (raw G and its average) and every saved generator of a run, each scored
     as its saved file computes (:func:`~gan_keras.scoring.evaluator.score_as_saved`)."""
-    from gan_keras.defaults import run_classes
     from gan_keras.machine_choices import STANDARD_LAYERS
     from gan_keras.run_dir import AVERAGE_GENERATOR_FILE, BEST_GENERATOR_FILE, GENERATOR_FILE, RAW_GENERATOR_FILE
     from gan_keras.settings import recorded_settings, with_family_and_recipe
@@ -49,9 +48,11 @@ def score_checkpoints(run_dir: str, evaluator, samples: int, seed: int) -> list[
     from gan_keras.training.gan import build_run_models
     from gan_keras.training.outputs import read_best
 
+    height, _, channels = dataset.image_shape
     config = dataclasses.replace(with_family_and_recipe(recorded_settings(run_dir)),  # an older file lacks some
-                                 mixed_precision="none", upsampling="transposed", training_forms=STANDARD_LAYERS)
-    models = build_run_models(config, run_classes(config))
+                                 mixed_precision="none", upsampling="transposed", training_forms=STANDARD_LAYERS,
+                                 image_size=height, channels=channels)
+    models = build_run_models(config, dataset.classes if config.conditional else None)
     rows = []
     for iteration, path in list_checkpoints(run_dir):
         values, _ = read_checkpoint(path)
@@ -135,7 +136,7 @@ def evaluate_command(args: argparse.Namespace) -> None:
     if args.checkpoints:
         if not os.path.isdir(args.target or ""):
             raise UsageError("--checkpoints scores a run folder's checkpoints: give a run folder")
-        rows = score_checkpoints(args.target, evaluator, args.samples, args.seed)
+        rows = score_checkpoints(args.target, evaluator, args.samples, args.seed, dataset)
         print(f"{'what':<26} {'iteration':>9} {'generator':<20} {'FD':>9} {'IS':>6}")
         for row in rows:
             iteration = "" if row["iteration"] is None else f"{row['iteration']:,}"

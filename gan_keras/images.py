@@ -1,4 +1,4 @@
-"""Where images are written: sample grids, single samples, and the progress GIF.
+"""Where images are written: sample grids, single samples, and the progress GIF, grayscale or RGB.
 
 Lazy imports: imageio (and imageio-ffmpeg, for MP4s) where an animation is written.
 """
@@ -15,7 +15,7 @@ from gan_keras.errors import DataError
 from gan_keras.files import atomic_path, regular_file
 
 GRID_PATTERN = re.compile(r"^grid_(\d+)\.png$")
-GRID_SCALE = 3
+GRID_CELL = 96  # about this many pixels a side for each image of a grid (28 px enlarged 3 times, 64 px twice)
 GRID_GAP = 2
 
 
@@ -25,25 +25,32 @@ def grid_name(iteration: int) -> str:
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Generator output in [-1, 1] -> uint8 [0, 255], mapped as it is (no per-image stretching)."""
+    """Generator output in [-1, 1] -> uint8 [0, 255], mapped as it is (no per-image stretching): (N, H, W) for
+    one channel, (N, H, W, 3) for RGB."""
     pixels = np.round((np.asarray(images, dtype=np.float32) + 1.0) * 127.5)
     pixels = np.clip(pixels, 0, 255).astype(np.uint8)
     return pixels[..., 0] if pixels.ndim == 4 and pixels.shape[-1] == 1 else pixels
 
 
-def tile(images: np.ndarray, rows: int, cols: int, scale: int = GRID_SCALE,
-         gap: int = GRID_GAP) -> np.ndarray:
-    """uint8 (rows*cols, H, W) -> one (rows, cols) mosaic, enlarged ``scale`` times, grey gaps."""
+def grid_scale(height: int) -> int:
+    """How many times a grid enlarges images of ``height`` pixels: about GRID_CELL pixels a cell, at least once."""
+    return max(1, round(GRID_CELL / height))
+
+
+def tile(images: np.ndarray, rows: int, cols: int, scale: int | None = None, gap: int = GRID_GAP) -> np.ndarray:
+    """uint8 (rows*cols, H, W) or (rows*cols, H, W, 3) -> one (rows, cols) mosaic, each image enlarged ``scale``
+    times (default: :func:`grid_scale`), with grey gaps."""
     count, height, width = images.shape[:3]
     if count != rows * cols:
         raise ValueError(f"{count} images do not fill a {rows}x{cols} grid")
+    scale = grid_scale(height) if scale is None else scale
     cell_h, cell_w = height * scale, width * scale
-    canvas = np.full((rows * cell_h + (rows + 1) * gap, cols * cell_w + (cols + 1) * gap), 128,
+    canvas = np.full((rows * cell_h + (rows + 1) * gap, cols * cell_w + (cols + 1) * gap, *images.shape[3:]), 128,
                      dtype=np.uint8)
     for index, image in enumerate(images):
         r, c = divmod(index, cols)
         top, left = gap + r * (cell_h + gap), gap + c * (cell_w + gap)
-        canvas[top:top + cell_h, left:left + cell_w] = np.kron(image, np.ones((scale, scale), np.uint8))
+        canvas[top:top + cell_h, left:left + cell_w] = image.repeat(scale, axis=0).repeat(scale, axis=1)
     return canvas
 
 
@@ -73,26 +80,26 @@ ANIMATION_TYPES = (".gif", ".mp4")
 
 
 def caption(frame: np.ndarray, text: str) -> np.ndarray:
-    """A copy of a greyscale frame with a strip of text beneath it (drawn with Pillow)."""
+    """A copy of a grayscale or RGB frame with a strip of text beneath it (drawn with Pillow)."""
     strip = 14
-    framed = Image.new("L", (frame.shape[1], frame.shape[0] + strip), 255)
+    mode = "RGB" if frame.ndim == 3 else "L"
+    framed = Image.new(mode, (frame.shape[1], frame.shape[0] + strip), (255,) * len(mode))
     framed.paste(Image.fromarray(frame), (0, 0))
-    ImageDraw.Draw(framed).text((3, frame.shape[0] + 1), text, fill=0)
+    ImageDraw.Draw(framed).text((3, frame.shape[0] + 1), text, fill=(0,) * len(mode))
     return np.asarray(framed)
 
 
 def write_animation(frame_paths: list[str], out_path: str, seconds_per_frame: float,
                     captions: list[str] | None = None) -> int:
     """Animate PNG frames into a looping GIF (or an .mp4); returns the number of frames."""
-    import imageio.v3 as iio
-
     if not frame_paths:
         raise DataError("no frames to animate")
     frames = []
     for path in frame_paths:
         regular_file(path, "grid image")
         try:
-            frame = iio.imread(path, mode="L")
+            with Image.open(path) as image:
+                frame = np.asarray(image.convert("L" if image.mode in ("L", "1", "I;16", "I") else "RGB"))
         except Exception as error:  # noqa: BLE001 - anything the image plugins cannot decode
             first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise DataError(f"{path} is not a readable image: {first_line}") from None
@@ -105,7 +112,7 @@ def write_animation(frame_paths: list[str], out_path: str, seconds_per_frame: fl
 
 def save_animation(frames: list[np.ndarray], out_path: str, seconds_per_frame: float,
                    captions: list[str] | None = None) -> int:
-    """Write greyscale uint8 frames through imageio, atomically; returns their number.
+    """Write grayscale (H, W) or RGB (H, W, 3) uint8 frames through imageio, atomically; returns their number.
 
     ``.gif``: loops forever, ``seconds_per_frame`` stored as it is (imageio's v3 Pillow
     writer takes milliseconds, unlike the notebook's v2 ``mimsave(duration=0.5)``).
@@ -137,9 +144,10 @@ def _write_mp4(path: str, frames: list[np.ndarray], seconds_per_frame: float) ->
     except ImportError:
         raise DataError("writing .mp4 needs the imageio-ffmpeg package: pip install imageio-ffmpeg "
                         "(or write a .gif)") from None
-    height, width = frames[0].shape
-    padded = np.full((len(frames), height + height % 2, width + width % 2), 128, np.uint8)
-    padded[:, :height, :width] = np.stack(frames)
-    rgb = np.repeat(padded[..., np.newaxis], 3, axis=-1)
+    height, width = frames[0].shape[:2]
+    rgb = np.stack([frame if frame.ndim == 3 else np.repeat(frame[..., np.newaxis], 3, axis=-1) for frame in frames])
+    padded = np.full((len(frames), height + height % 2, width + width % 2, 3), 128, np.uint8)
+    padded[:, :height, :width] = rgb
+    rgb = padded
     iio.imwrite(path, rgb, plugin="FFMPEG", extension=".mp4", fps=1.0 / seconds_per_frame,
                 codec="libx264", macro_block_size=1)

@@ -270,11 +270,14 @@ def resumable_record(run_dir: str) -> dict:
     return read_run_record(run_dir)
 
 
-def write_config(run_dir: str, config: TrainConfig, data_description: str, data_fingerprint: dict,
-                 evaluator: str | None = None) -> None:
-    """config.json: the arguments, the data, library versions and the evaluator that scores this run."""
-    record = {"arguments": dataclasses.asdict(config), "data": data_description,
-              "data_fingerprint": data_fingerprint, "evaluator": evaluator, "versions": versions(),
+def write_config(run_dir: str, config: TrainConfig, dataset, data_fingerprint: dict, evaluator: str | None = None,
+                 layer_forms: dict | None = None) -> None:
+    """config.json: the arguments, the data (its classes and the files it could not read), library versions,
+    the evaluator that scores this run, and which layers train in which training form."""
+    record = {"arguments": dataclasses.asdict(config), "data": dataset.describe(),
+              "data_fingerprint": data_fingerprint, "data_classes": list(dataset.class_names or ()) or None,
+              "data_skipped": [list(entry) for entry in dataset.skipped], "evaluator": evaluator,
+              "training_forms_by_layer": layer_forms or {}, "versions": versions(),
               "started": datetime.datetime.now().isoformat(timespec="seconds")}
     with atomic_path(os.path.join(run_dir, CONFIG_FILE)) as partial:
         with open(partial, "w") as handle:
@@ -291,7 +294,7 @@ def update_config(run_dir: str, config: TrainConfig) -> None:
             json.dump(record, handle, indent=2)
 
 
-def recorded_data(run_dir: str, config: TrainConfig):
+def recorded_data(run_dir: str, config: TrainConfig, request):
     """The run's data, from ``config.data`` (its recorded absolute path, or a moved copy's), refused if it changed
     since."""
     from gan_keras.data import fingerprint, fingerprint_difference, load_dataset
@@ -300,7 +303,7 @@ def recorded_data(run_dir: str, config: TrainConfig):
     if config.data is not None and not os.path.exists(config.data):
         raise DataError(f"data file not found: {config.data} (the data this run was trained on); "
                         f"pass --data with its new place")
-    dataset = load_dataset(config.dataset, config.data)
+    dataset = load_dataset(config.dataset, config.data, request)
     recorded = record.get("data_fingerprint")
     difference = fingerprint_difference(recorded, fingerprint(dataset)) if recorded else None
     if difference:

@@ -4,7 +4,7 @@ A run is asked for on the command line (:func:`asked_from_arguments`) or, resume
 ``config.json`` (:func:`asked_from_record`, which checks every value's type and choices and
 names the file and the key). :func:`validate` refuses nonsense before anything slow starts.
 :func:`resolve` then fills in, in this order, everything left open: the recipe's knobs, the
-model family's own settings, the save and checkpoint intervals, the data's absolute path, the
+model family's own settings, the save and checkpoint intervals, the data's absolute path, the images' size and channels (as the data was prepared), the
 run folder, the seed (agreed by every worker) and this machine's choices for every ``auto``
 (:mod:`gan_keras.machine_choices`). It returns a new, frozen :class:`TrainConfig`; nothing
 changes it after, and ``config.json`` records it as it is.
@@ -12,7 +12,7 @@ changes it after, and ``config.json`` records it as it is.
 Lazy imports: :mod:`gan_keras.machine_choices` and :mod:`gan_keras.training.distribute` inside
 :func:`validate` and :func:`resolve` (the second imports TensorFlow to settle the machine's
 choices), so that ``--help`` and the argument checks answer at once; :mod:`gan_keras.run_dir`
-in :func:`recorded_settings`.
+in :func:`recorded_settings`; :mod:`gan_keras.data.pictures` (Pillow) to read ``--background``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,11 @@ import dataclasses
 import os
 import secrets
 
+from gan_keras.data.dataset import LABELS_FILE, Dataset, ImageRequest
 from gan_keras.defaults import (CHECKPOINT_EVERY, GRIDS_PER_RUN, MODEL_DEFAULTS, RECIPE_KNOBS, RECIPES, TrainConfig,
                                 model_setting)
 from gan_keras.errors import DataError, UsageError
+
 
 LIMITS = {
     "epochs": (1, 100_000_000),
@@ -148,6 +150,11 @@ def option(name: str, where: str | None = None) -> str:
     return f"--{name.replace('_', '-')}" if where is None else f'"{name}" in {where}'
 
 
+def image_request(config: TrainConfig) -> ImageRequest:
+    """The shape ``config`` asks its images in (None: the data's own, see gan_keras.data)."""
+    return ImageRequest(config.image_size, config.channels, config.resize, config.background)
+
+
 def validate(asked: TrainConfig, where: str | None = None) -> None:
     """Refuse zero, negative and absurd settings with one clear message (exit code 2) before anything slow
     starts; ``where`` names the file they were read from (a resumed run's config.json), if any."""
@@ -164,6 +171,9 @@ def validate(asked: TrainConfig, where: str | None = None) -> None:
     if not 0 <= config.beta1 < 1:
         raise UsageError(f"{option('beta1', where)} must be in [0, 1), got {config.beta1}")
     _validate_recipe_knobs(config, where)
+    from gan_keras.data.pictures import background_rgb
+
+    background_rgb(config.background)
     if config.training_forms != "auto":
         from gan_keras.machine_choices import parse_forms
 
@@ -189,10 +199,12 @@ def _validate_recipe_knobs(config: TrainConfig, where: str | None) -> None:
                          f"has no Dropout or normalisation there")
 
 
-def resolve(asked: TrainConfig, strategy, out: str | None, resumed: bool = False) -> TrainConfig:
+def resolve(asked: TrainConfig, strategy, out: str | None, dataset: Dataset, resumed: bool = False) -> TrainConfig:
     """The run's complete settings, frozen: ``asked`` with the recipe's and the family's settings, the
-    intervals, the data's absolute path, ``out`` (the run folder; a non-chief worker keeps the chief's), the
-    seed every worker agrees on and this machine's choices for every ``auto``.
+    intervals, the data's absolute path, the images' size and channels as ``dataset`` holds them, ``out`` (the
+    run folder; a non-chief worker keeps the chief's), the seed every worker agrees on and this machine's
+    choices for every ``auto``. Refused here: data with fewer images than one batch, and a conditional run on
+    data with fewer than two classes.
 
     Call it once ``strategy`` has set TensorFlow's devices up: settling bf16 measures it, and TensorFlow
     splits the CPU into logical devices only before its first op."""
@@ -200,11 +212,23 @@ def resolve(asked: TrainConfig, strategy, out: str | None, resumed: bool = False
     from gan_keras.training.distribute import agreed_seed
 
     config = resolve_intervals(with_family_and_recipe(asked))
+    _check_data_for(config, dataset)
+    size, _, channels = dataset.image_shape
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
         raise UsageError(f"--batch-size {config.batch_size} does not split evenly over {replicas} replicas "
                          f"(it is the global batch)")
     seed = agreed_seed(strategy, secrets.randbelow(2**31) if config.seed is None else config.seed)
     data = None if config.data is None else os.path.abspath(config.data)  # so --resume works from any folder
-    config = dataclasses.replace(config, seed=seed, data=data, out=out)
+    config = dataclasses.replace(config, seed=seed, data=data, out=out, image_size=size, channels=channels)
     return settle_for_this_machine(config, resumed)
+
+
+def _check_data_for(config: TrainConfig, dataset: Dataset) -> None:
+    """Refuse data the run cannot train on, naming where it came from."""
+    if len(dataset.x_train) < config.batch_size:
+        raise DataError(f"{dataset.source} holds {len(dataset.x_train):,} images, fewer than one batch of "
+                        f"{config.batch_size}: add images or give a smaller --batch-size")
+    if config.conditional and dataset.classes < 2:
+        raise DataError(f"{dataset.source} has no classes for --conditional: put each class's pictures in a "
+                        f"subfolder of its own (or give a {LABELS_FILE} of labels)")

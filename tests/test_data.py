@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from gan_keras import data
+from gan_keras.data import arrays as data
 from gan_keras.data import load_dataset, load_local, scale_images
 from gan_keras.errors import DataError
 
@@ -18,9 +18,9 @@ def write_idx(path, array):
 
 def test_npz_in_keras_layout(small_mnist):
     dataset = load_local(small_mnist)
-    assert dataset.x_train.shape == (500, 28, 28) and dataset.x_train.dtype == np.uint8
-    assert dataset.x_test.shape == (100, 28, 28)
-    assert "500 training" in dataset.describe()
+    assert dataset.x_train.shape == (500, 28, 28, 1) and dataset.x_train.dtype == np.uint8
+    assert dataset.x_test.shape == (100, 28, 28, 1) and dataset.has_test_split
+    assert "500 training" in dataset.describe() and "28x28 grayscale" in dataset.describe()
 
 
 def test_idx_folder(tmp_path, small_mnist):
@@ -29,7 +29,7 @@ def test_idx_folder(tmp_path, small_mnist):
     for key, stem in data.IDX_NAMES.items():
         write_idx(tmp_path / f"{stem}.gz", arrays[key])
     dataset = load_local(str(tmp_path))
-    np.testing.assert_array_equal(dataset.x_train, arrays["x_train"])
+    np.testing.assert_array_equal(dataset.x_train[..., 0], arrays["x_train"])
     np.testing.assert_array_equal(dataset.y_test, arrays["y_test"])
 
 
@@ -60,9 +60,9 @@ def test_fashion_without_download_or_debian_files_is_a_clear_error(monkeypatch):
 
 @pytest.mark.parametrize("arrays, message", [
     ({"x_train": np.zeros((5, 28, 28), np.float32)}, "dtype float32"),
-    ({"x_train": np.zeros((5, 32, 32), np.uint8)}, r"shape \(5, 32, 32\)"),
+    ({"x_train": np.zeros((5, 32, 32, 2), np.uint8)}, r"shape \(5, 32, 32, 2\); expected \(N, H, W\) grayscale"),
     ({"x_train": np.zeros((0, 28, 28), np.uint8), "y_train": np.zeros(0)}, "no images"),
-    ({"x_train": np.zeros((5, 28, 28), np.uint8), "y_train": np.zeros(3)}, "counts differ"),
+    ({"x_train": np.zeros((5, 28, 28), np.uint8), "y_train": np.zeros(3, np.uint8)}, "3 labels for 5 images"),
 ])
 def test_bad_arrays(tmp_path, arrays, message):
     full = {"x_train": np.zeros((5, 28, 28), np.uint8), "y_train": np.zeros(5),
@@ -76,7 +76,7 @@ def test_bad_arrays(tmp_path, arrays, message):
 
 def test_missing_keys(tmp_path):
     path = tmp_path / "other.npz"
-    np.savez(path, images=np.zeros((5, 28, 28), np.uint8))
+    np.savez(path, pictures=np.zeros((5, 28, 28), np.uint8), classes=np.zeros(5, np.uint8))
     with pytest.raises(DataError, match="lacks x_train"):
         load_local(str(path))
 
@@ -93,7 +93,8 @@ def test_missing_and_corrupt_files(tmp_path):
 def test_a_text_file_given_as_npz_is_called_text(tmp_path):
     text = tmp_path / "digits.npz"
     text.write_text("x_train,y_train\n1,2\n")
-    with pytest.raises(DataError, match=f"^{text} is not an .npz archive \\(it looks like a text file\\)"):
+    with pytest.raises(DataError, match=f"^{text} is not an .npz archive or a zip of pictures \\(it looks like a text "
+                                        f"file\\)"):
         load_local(str(text))
 
 

@@ -23,7 +23,7 @@ def test_standard_trains_with_keras_layers_only():
     from gan_keras.training.gan import build_run_models
     from gan_keras.models.walk import nested_layers
 
-    config = with_family_and_recipe(TrainConfig(training_forms="standard", mixed_precision="none", seed=1))
+    config = with_family_and_recipe(TrainConfig(training_forms="standard", mixed_precision="none", seed=1, image_size=28, channels=1))
     config = machine_choices.settle_for_this_machine(config)
     assert config.training_forms == "standard" and config.upsampling == "transposed"
     models = build_run_models(config, None)

@@ -180,7 +180,7 @@ def test_a_recipe_generator_saves_as_standard_layers_that_sample_what_it_trained
     from gan_keras.training.gan import build_run_models
     from gan_keras.training.outputs import RunOutputs
 
-    config = settle_for_this_machine(with_family_and_recipe(TrainConfig(recipe="ttur", mixed_precision="none", seed=5)))
+    config = settle_for_this_machine(with_family_and_recipe(TrainConfig(recipe="ttur", mixed_precision="none", seed=5, image_size=28, channels=1)))
     keras.utils.set_random_seed(5)
     models = build_run_models(config, None)
     step = FastStep(models, BATCH)

@@ -174,3 +174,16 @@ def test_the_printed_resume_command_pastes_into_a_shell(tmp_path, small_mnist):
                                                           + os.pathsep + os.environ["PATH"]})
     assert resumed.returncode in (0, 2), resumed.stderr  # 2: it had gone past 4 already
     assert str(run_dir) in resumed.stdout + resumed.stderr
+
+
+def test_a_rewind_past_the_best_snapshot_removes_it_with_the_iterations_undone(tmp_path):
+    from gan_keras.training.outputs import RunOutputs
+
+    (tmp_path / "best.json").write_text(json.dumps({"iteration": 30, "frechet_distance": 80.0}))
+    (tmp_path / "generator_best.keras").write_bytes(b"a snapshot")
+    outputs = RunOutputs(str(tmp_path), None, 5, 5, None, np.zeros((2, 2), np.uint8))
+    outputs.forget_best_after(30)
+    assert (tmp_path / "best.json").exists() and outputs.best["iteration"] == 30
+    outputs.forget_best_after(20)
+    assert not (tmp_path / "best.json").exists() and not (tmp_path / "generator_best.keras").exists()
+    assert outputs.best == {}

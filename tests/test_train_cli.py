@@ -106,15 +106,16 @@ def test_bad_data_files_through_the_command_line(tmp_path):
     }
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
-    np.savez(tmp_path / "shape.npz", x_train=np.zeros((4, 32, 32), np.uint8), y_train=np.zeros(4),
-             x_test=np.zeros((1, 32, 32), np.uint8), y_test=np.zeros(1))
+    np.savez(tmp_path / "shape.npz", x_train=np.zeros((4, 32, 32, 2), np.uint8), y_train=np.zeros(4),
+             x_test=np.zeros((1, 32, 32, 2), np.uint8), y_test=np.zeros(1))
     np.savez(tmp_path / "dtype.npz", x_train=np.zeros((4, 28, 28), np.float64), y_train=np.zeros(4),
              x_test=np.zeros((1, 28, 28), np.float64), y_test=np.zeros(1))
     np.savez(tmp_path / "empty.npz", x_train=np.zeros((0, 28, 28), np.uint8), y_train=np.zeros(0),
              x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0))
     for name, message in (("corrupt.npz", "a zip archive, but a damaged one"),
-                          ("text.npz", "is not an .npz archive (it looks like a text file)"),
-                          ("shape.npz", "expected (N, 28, 28)"), ("dtype.npz", "dtype float64"),
+                          ("text.npz", "is not an .npz archive or a zip of pictures (it looks like a text file)"),
+                          ("shape.npz", "expected (N, H, W) grayscale or (N, H, W, 3) RGB"),
+                          ("dtype.npz", "dtype float64"),
                           ("empty.npz", "no images")):
         result = run_script("train.py", "--data", str(tmp_path / name), "--out", str(tmp_path / "run"))
         assert result.returncode == 1, (name, result.stderr)

@@ -10,6 +10,10 @@ run had got and which checkpoint the next resume starts from. At the end the run
 is resumed to completion and checked: losses.csv has every iteration exactly once,
 every grid is present and readable, the generator loads, no temporary file is left.
 
+``--matrix`` does the same for every model family, conditional runs, ``--eval-interval`` (its
+``best.json`` and ``generator_best.keras``), ``--loop notebook``, ``--recipe ttur`` and ``--strategy
+mirrored`` over two logical CPUs, one after another, and prints one row for each.
+
 Then the edges of a run's life: new runs killed at random moments of their start-up
 (before checkpoint 0 exists), each followed by what a user would do next (the same
 ``--out`` again, or ``--resume``), and a run killed right after its final checkpoint,
@@ -80,11 +84,28 @@ def newest_checkpoint(run_dir: str) -> int:
     return max((int(n[5:12]) for n in names), default=-1)
 
 
+MATRIX = [  # (what, the options of train.py that make it)
+    ("dcgan", []),
+    ("dcgan --recipe ttur", ["--recipe", "ttur"]),
+    ("dcgan --loop notebook", ["--loop", "notebook"]),
+    ("mlp", ["--model", "mlp"]),
+    ("mlp-bn", ["--model", "mlp-bn"]),
+    ("fc", ["--model", "fc"]),
+    ("dcgan --conditional", ["--conditional"]),
+    ("mlp-bn --conditional", ["--model", "mlp-bn", "--conditional"]),
+    ("dcgan --eval-interval", ["--eval-interval", "10", "--eval-samples", "500"]),
+    ("dcgan --strategy mirrored, 2 CPUs", ["--strategy", "mirrored", "--devices", "CPU:0,CPU:1"]),
+]
+
+
 def run_kill_test(run_dir: str, data: str, kills: int, epochs: int, interval: int, batch_size: int = 8,
-                  seed: int = 0, max_pause: float = 1.5) -> tuple[list[KillRound], subprocess.CompletedProcess]:
-    """Kill and resume ``kills`` times, then finish the run; returns the rounds and the final resume."""
+                  seed: int = 0, max_pause: float = 1.5, extra: tuple[str, ...] = ()
+                  ) -> tuple[list[KillRound], subprocess.CompletedProcess]:
+    """Kill and resume ``kills`` times, then finish the run; returns the rounds and the final resume.
+    ``extra``: more options for the run (a family, --conditional, ...)."""
     command = train("--epochs", str(epochs), "--data", data, "--out", run_dir, "--batch-size", str(batch_size),
-                    "--save-interval", str(interval), "--log-interval", "1", "--seed", str(seed), "--no-progress")
+                    "--save-interval", str(interval), "--log-interval", "1", "--seed", str(seed), "--no-progress",
+                    *extra)
     chance, rounds = random.Random(seed), []
     for _ in range(kills):
         process = start(command)
@@ -173,7 +194,31 @@ def check_run(run_dir: str, epochs: int, interval: int) -> list[str]:
     leftovers = [n for n in os.listdir(run_dir) + os.listdir(os.path.join(run_dir, "checkpoints")) if "partial" in n]
     if leftovers:
         problems.append(f"temporary files left: {leftovers}")
-    return problems
+    return problems + best_snapshot_problems(run_dir)
+
+
+def best_snapshot_problems(run_dir: str) -> list[str]:
+    """With --eval-interval: best.json and generator_best.keras go together, the snapshot loads, and best.json's
+    iteration is a row of losses.csv with the FD it records (a rewind never leaves a best from undone iterations)."""
+    import json
+
+    import keras
+
+    record_path, model_path = (os.path.join(run_dir, name) for name in ("best.json", "generator_best.keras"))
+    if not (os.path.exists(record_path) or os.path.exists(model_path)):
+        return []
+    if not (os.path.exists(record_path) and os.path.exists(model_path)):
+        return ["best.json and generator_best.keras are not both there"]
+    keras.saving.load_model(model_path)
+    with open(record_path) as handle:
+        best = json.load(handle)
+    with open(os.path.join(run_dir, "losses.csv"), newline="") as handle:
+        scored = {int(row["iteration"]): float(row["frechet_distance"]) for row in csv.DictReader(handle)
+                  if row.get("frechet_distance")}
+    if abs(scored.get(best["iteration"], float("nan")) - best["frechet_distance"]) > 1e-5:
+        return [f"best.json's FD {best['frechet_distance']} at iteration {best['iteration']} is not losses.csv's "
+                f"({scored})"]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,10 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-pause", type=float, default=3.0, help="longest random wait before a kill (s)")
     parser.add_argument("--startup-kills", type=int, default=4, help="new runs killed during start-up")
     parser.add_argument("--keep", action="store_true", help="keep the runs' temporary folder (and say where)")
+    parser.add_argument("--matrix", action="store_true",
+                        help="kill every configuration of MATRIX (families, conditional, --eval-interval, ...) "
+                             "instead; no start-up kills")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="killtest-")
     try:
-        return kill_and_report(args, folder)
+        return kill_matrix(args, folder) if args.matrix else kill_and_report(args, folder)
     finally:
         if args.keep:
             print(f"the runs are kept in {folder}")
@@ -218,6 +266,28 @@ def kill_and_report(args: argparse.Namespace, folder: str) -> int:
                            "readable, generator loads, no temporary files" if not problems else "; ".join(problems)))
     edges = edge_kills(os.path.dirname(run_dir), data, args.startup_kills)
     return 0 if not problems and worst <= args.interval and all(edge.ok for edge in edges) else 1
+
+
+def kill_matrix(args: argparse.Namespace, folder: str) -> int:
+    """Every configuration of MATRIX killed ``--kills`` times and resumed to the end; one row each. 0 when all held."""
+    print(f"testing gan_keras {os.path.dirname(os.path.abspath(gan_keras.__file__))}", flush=True)
+    data = args.data or _offline_subset(folder)
+    print(f"{args.kills} SIGKILLs at random moments of each {args.epochs}-iteration run (checkpoints every "
+          f"{args.interval}), then resumed to the end and checked:")
+    failures = 0
+    for number, (what, options) in enumerate(MATRIX):
+        run_dir = os.path.join(folder, f"matrix_{number}")
+        started = time.time()
+        rounds, final = run_kill_test(run_dir, data, args.kills, args.epochs, args.interval, args.batch_size,
+                                      max_pause=args.max_pause, extra=tuple(options))
+        problems = check_run(run_dir, args.epochs, args.interval) if final.returncode == 0 else [
+            final.stderr.strip()[-300:]]
+        worst = max((kill.lost for kill in rounds), default=0)
+        ok = not problems and worst <= args.interval
+        failures += not ok
+        print(f"  {what:<36} kills {len(rounds)}, most iterations lost {worst:3d}, "
+              f"{time.time() - started:5.0f} s: {'ok' if ok else 'FAILED: ' + '; '.join(problems)}", flush=True)
+    return 0 if not failures else 1
 
 
 def edge_kills(folder: str, data: str, count: int, seed: int = 0) -> list[EdgeKill]:

@@ -34,7 +34,7 @@ def flat_discriminator_model(body: list[layers.Layer], img_shape: tuple[int, int
                              classes: int | None) -> keras.Model:
     """image [+ one-hot class] -> the MLP body's real-probability.
 
-    The image is flattened; a conditional model appends the label embedding to
+    The image (H*W*C values) is flattened; a conditional model appends the label embedding to
     that vector, as the cGAN seed does.
     """
     image = keras.Input(shape=img_shape, name="image")

@@ -8,7 +8,7 @@
 * ``fc`` (pytorch_fc_gan_tensorboard.md): G z-256-784 and D 784-128-1, both with
   LeakyReLU 0.01.
 
-Every generator ends in a float32 tanh Dense reshaped to the image; every
+Every generator ends in a float32 tanh Dense of H*W*C units reshaped to the image; every
 discriminator in a float32 sigmoid unit.
 """
 

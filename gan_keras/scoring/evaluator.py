@@ -16,6 +16,7 @@ from gan_keras.sampling import balanced_classes, class_count, generate
 from gan_keras.scoring.classifier import accuracy, data_fingerprint, feature_model, load_classifier, shipped_for
 
 DEFAULT_SAMPLES = 10_000
+SHIPPED_SHAPE = (28, 28, 1)  # the shipped classifiers' images: MNIST's and Fashion-MNIST's
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Evaluator:
         return np.asarray(features, np.float64), np.asarray(probabilities, np.float64)
 
     def score(self, images: np.ndarray, asked: np.ndarray | None = None) -> Scores:
-        """All scores for images in [-1, 1], shaped (N, 28, 28, 1).
+        """All scores for images in [-1, 1], shaped (N, H, W, C) as the classifier's input.
 
         ``asked``: the classes a conditional generator was asked for; the
         conditional accuracy is the share the classifier labels as asked.
@@ -118,7 +119,7 @@ def score_as_saved(evaluator: Evaluator, generator, count: int, seed: int | None
 
 def shipped_evaluator(dataset: Dataset) -> Evaluator | None:
     """An Evaluator when a shipped classifier knows this data (no training, no cache), else None."""
-    if shipped_for(data_fingerprint(dataset.x_train, dataset.y_train)) is None:
+    if dataset.image_shape != SHIPPED_SHAPE or shipped_for(data_fingerprint(dataset.x_train, dataset.y_train)) is None:
         return None
     return Evaluator(dataset, verbose=0, memorization=False)
 
@@ -130,6 +131,6 @@ def calibration_sets(dataset: Dataset, count: int, seed: int = 0) -> dict[str, n
     one_digit = scale_images(dataset.x_test[:1])
     return {
         "real training images (the floor)": train[rng.choice(len(train), min(count, len(train)), replace=False)],
-        "uniform noise": rng.uniform(-1, 1, (count, 28, 28, 1)).astype(np.float32),
+        "uniform noise": rng.uniform(-1, 1, (count, *dataset.image_shape)).astype(np.float32),
         "one digit repeated (collapse)": np.repeat(one_digit, count, axis=0),
     }

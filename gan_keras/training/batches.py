@@ -14,6 +14,10 @@ classes for both fake batches. Stateless random ops make it so, which gives:
   function (:class:`InGraphBatches`), several iterations per call, with the very ops
   the pipeline below runs, so both give the same batches bit for bit.
 
+Images stay uint8 until they are gathered. Small image arrays are held as tensors in host memory; large
+ones, and prepared data's memory-mapped files, stay where they are, and a batch's rows are read from them
+on the host (:class:`ImageRows`): the same bytes either way.
+
 The pipeline is handed to ``strategy.distribute_datasets_from_function``, so no
 auto-sharding policy applies: the sharding above is explicit, by input pipeline id.
 Auto-sharding by FILE needs one file per worker (MNIST is one array in memory) and by
@@ -31,6 +35,25 @@ STREAMS = {"chosen": 0, "noise_d": 1, "noise_g": 2, "fake_classes": 3}
 # Every pixel value's scaled float, looked up rather than computed, so that no graph
 # optimizer can turn the division into another rounding (the same numbers everywhere).
 SCALED_PIXELS = scale_images(np.arange(256, dtype=np.uint8)).reshape(256)
+IN_GRAPH_BYTES = 256 * 2**20  # image arrays up to this size are held as a tensor; larger ones are read by rows
+
+
+class ImageRows:
+    """The training images' rows by index, inside a compiled function: gathered from a tensor held in host memory,
+    or, for a large or memory-mapped array, read on the host (``tf.numpy_function``) without ever loading it."""
+
+    def __init__(self, images: np.ndarray):
+        self.images, self.shape = images, tuple(images.shape[1:])
+        self.held = None
+        if not isinstance(images, np.memmap) and images.nbytes <= IN_GRAPH_BYTES:
+            with tf.device("/cpu:0"):
+                self.held = tf.constant(images)
+
+    def __call__(self, indices) -> tf.Tensor:
+        if self.held is not None:
+            return tf.gather(self.held, indices)
+        rows = tf.numpy_function(lambda chosen: np.asarray(self.images[np.asarray(chosen)]), [indices], tf.uint8)
+        return tf.ensure_shape(rows, [None, *self.shape])
 
 
 def _key(seed: int, stream: str, iteration):
@@ -51,7 +74,7 @@ def global_batch(seed: int, iteration, count: int, batch_size: int, latent_dim: 
     return draws
 
 
-def replica_batches(draws: dict, images, labels, first: int, local: int, per_replica: int,
+def replica_batches(draws: dict, images: ImageRows, labels, first: int, local: int, per_replica: int,
                     classes: int | None) -> dict:
     """The slices of the global batch for replicas ``first`` .. ``first + local - 1``, stacked."""
     def mine(values, axis=0):
@@ -60,8 +83,8 @@ def replica_batches(draws: dict, images, labels, first: int, local: int, per_rep
         return picked
 
     chosen = mine(draws["chosen"])
-    real = tf.gather(SCALED_PIXELS, tf.cast(tf.gather(images, chosen), tf.int32))
-    batch = {"real": real[..., tf.newaxis], "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
+    real = tf.gather(SCALED_PIXELS, tf.cast(images(chosen), tf.int32))
+    batch = {"real": real, "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
     if classes:
         fake = mine(draws["fake_classes"], axis=1)
         batch["classes_real"] = tf.one_hot(tf.gather(labels, chosen), classes)
@@ -73,14 +96,15 @@ def replica_batches(draws: dict, images, labels, first: int, local: int, per_rep
 class InGraphBatches:
     """The run's batches as a function of the iteration, for use inside a compiled step.
 
-    The training images (uint8) and labels are held as tensors in host memory; a call
-    gathers and scales one replica's slice of iteration ``t``'s global batch.
+    The training images (uint8, read through :class:`ImageRows`) and labels (a tensor in host memory):
+    a call gathers and scales one replica's slice of iteration ``t``'s global batch.
     """
 
     def __init__(self, x_train: np.ndarray, y_train: np.ndarray, seed: int, batch_size: int, latent_dim: int,
                  classes: int | None, replicas: int = 1):
+        self.images = ImageRows(x_train)
         with tf.device("/cpu:0"):
-            self.images, self.labels = tf.constant(x_train), tf.constant(y_train.astype(np.int64))
+            self.labels = tf.constant(np.asarray(y_train, np.int64))
         self.seed, self.count, self.batch_size, self.latent_dim = seed, len(x_train), batch_size, latent_dim
         self.classes, self.per_replica = classes, batch_size // replicas
 
@@ -104,7 +128,7 @@ def batch_stream(strategy, x_train: np.ndarray, y_train: np.ndarray, seed: int, 
     def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
         local = replicas // context.num_input_pipelines
         first = context.input_pipeline_id * local
-        images, labels = tf.constant(x_train), tf.constant(y_train.astype(np.int64))
+        images, labels = ImageRows(x_train), tf.constant(np.asarray(y_train, np.int64))
 
         def batches(iteration):
             draws = global_batch(seed, iteration, len(x_train), batch_size, latent_dim, classes)

@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from gan_keras.defaults import MODEL_DEFAULTS, model_setting
 from gan_keras.machine_choices import parse_forms
-from gan_keras.models import build_pair
+from gan_keras.models import IMAGE_SHAPE, build_pair
 from gan_keras.models.initialization import initialize
 from gan_keras.models.walk import nested_layers
 from gan_keras.models.training_forms import DEFAULT_FORMS, to_training_forms
@@ -150,7 +150,7 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
               upsampling: str = "transposed", training_forms: tuple[str, ...] = DEFAULT_FORMS,
               fused_adam: bool = True, d_lr: float | None = None, g_lr: float | None = None,
               init: str = "glorot", d_norm: str = "none", objective: Objective = Objective(),
-              seed: int | None = None) -> GanModels:
+              seed: int | None = None, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> GanModels:
     """Build and compile G, D and the combined model, each with its own optimizer.
 
     Settings left None come from the model's row of MODEL_DEFAULTS. ``classes``
@@ -165,7 +165,8 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     TensorFlow's fused kernel (:mod:`gan_keras.training.fused_adam`; False: Keras's ops).
     ``d_lr`` and ``g_lr`` give D and G their own learning rates (default ``lr``);
     ``init`` re-draws the weights (:mod:`gan_keras.models.initialization`, from ``seed``);
-    ``d_norm`` normalises the DCGAN's D; ``objective`` is what both steps minimise.
+    ``d_norm`` normalises the DCGAN's D; ``objective`` is what both steps minimise; ``image_shape`` is
+    (size, size, channels), the notebook's (28, 28, 1) by default.
     Everything is built in ``strategy``'s scope (a ``tf.distribute`` strategy;
     default: one device); with several replicas, BatchNorm is synchronized.
     """
@@ -176,7 +177,7 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
     try:
         with strategy.scope():
             generator, discriminator = build_pair(model, model_setting(model, "latent_dim", latent_dim), classes,
-                                                  dropout, d_norm)
+                                                  dropout, d_norm, image_shape)
             initialize(generator, init, seed)
             initialize(discriminator, init, None if seed is None else seed + 1)
             subpixel = ("subpixel",) if upsampling == "subpixel" else ()
@@ -195,8 +196,9 @@ def build_gan(latent_dim: int | None = None, lr: float | None = None, beta1: flo
 
 
 def build_run_models(config, classes: int | None, strategy=None) -> GanModels:
-    """The models of a run as its settled ``TrainConfig`` describes them (train.py, resume, evaluate)."""
+    """The models of a run as its resolved ``TrainConfig`` describes them (train.py, resume, evaluate)."""
     return build_gan(config.latent_dim, config.lr, config.beta1, mixed_precision=config.mixed_precision,
+                     image_shape=(config.image_size, config.image_size, config.channels),
                      model=config.model, classes=classes, ema=config.ema, strategy=strategy,
                      upsampling=config.upsampling, training_forms=parse_forms(config.training_forms),
                      dropout=config.d_dropout, d_lr=config.d_lr, g_lr=config.g_lr, init=config.init,

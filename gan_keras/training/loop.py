@@ -30,7 +30,7 @@ from gan_keras.errors import TrainingDiverged, UsageError
 from gan_keras.files import writing
 from gan_keras.run_dir import (CONFIG_FILE, LOSSES_CSV, RunLock, choose_run_dir, note_evaluator_change, recorded_data,
                                remove_partial_files, resume_command)
-from gan_keras.settings import recorded_settings, resolve, validate
+from gan_keras.settings import image_request, recorded_settings, resolve, validate
 from gan_keras.training.cluster import is_chief
 from gan_keras.training.distribute import (any_worker, make_strategy, peer_failure, remove_worker_folder,
                                            worker_folder)
@@ -50,11 +50,11 @@ def train(asked: TrainConfig, show_progress: bool = True) -> str:
         chief = is_chief(asked.strategy)
         if chief:
             choose_run_dir(asked.out, create=False)  # a bad --out is refused before anything slow
-        dataset = load_dataset(asked.dataset, asked.data)
+        dataset = load_dataset(asked.dataset, asked.data, image_request(asked))
         print(f"data: {dataset.describe()}", flush=True)
         run_dir = choose_run_dir(asked.out) if chief else worker_folder()
         strategy = make_strategy(asked.strategy, asked.devices, asked.cluster_timeout)
-        config = resolve(asked, strategy, out=run_dir if chief else asked.out)  # a worker keeps the chief's --out
+        config = resolve(asked, strategy, run_dir if chief else asked.out, dataset)  # a worker keeps the chief's --out
         state = RunState(config, dataset, strategy)
         lock = state.create_folder(run_dir)
         print(f"run folder: {run_dir}" if chief else "worker: the chief writes the run folder; this worker's copy "
@@ -86,10 +86,10 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
         validate(asked)  # what the command line changed
         chief = is_chief(asked.strategy)
         with RunLock(run_dir) if chief else contextlib.nullcontext():
-            dataset = recorded_data(run_dir, asked)
+            dataset = recorded_data(run_dir, asked, image_request(asked))
             print(f"data: {dataset.describe()}", flush=True)
             strategy = make_strategy(asked.strategy, asked.devices, asked.cluster_timeout)
-            state = RunState(resolve(asked, strategy, out=asked.out, resumed=True), dataset, strategy, run_dir)
+            state = RunState(resolve(asked, strategy, asked.out, dataset, resumed=True), dataset, strategy, run_dir)
             return _continue(state, run_dir, chief, stop, show_progress)
 
 

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from gan_keras.defaults import CLASS_GRID_COLS, GRID_COLS, GRID_ROWS
+from gan_keras.defaults import CLASS_GRID_COLS, CLASS_GRID_ROWS, GRID_COLS, GRID_ROWS
 from gan_keras.files import atomic_path, writing
 from gan_keras.images import grid_name, save_png, tile, to_uint8
 from gan_keras.plots import plot_losses
@@ -61,6 +61,15 @@ class RunOutputs:
             if os.path.exists(self.path(name)):
                 os.remove(self.path(name))
         self.picked = None
+
+    def forget_best_after(self, iteration: int) -> None:
+        """A run rewound to ``iteration``: a best snapshot scored after it belongs to iterations now undone, and
+        goes (losses.csv's rows after it are gone too); the next scoring keeps a new one."""
+        if self.best.get("iteration", -1) > iteration:
+            for name in (BEST_RECORD_FILE, BEST_GENERATOR_FILE):
+                if os.path.exists(self.path(name)):
+                    os.remove(self.path(name))
+            self.best = {}
 
     def path(self, name: str) -> str:
         return os.path.join(self.run_dir, name)
@@ -134,8 +143,8 @@ class RunOutputs:
 
 
 def grid_shape(classes: int | None) -> tuple[int, int]:
-    """(rows, cols) of a run's grids: 5x5 as in the notebook, or one row per class."""
-    return (classes, CLASS_GRID_COLS) if classes else (GRID_ROWS, GRID_COLS)
+    """(rows, cols) of a run's grids: 5x5 as in the notebook, or one row per class (the first CLASS_GRID_ROWS)."""
+    return (min(classes, CLASS_GRID_ROWS), CLASS_GRID_COLS) if classes else (GRID_ROWS, GRID_COLS)
 
 
 def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) -> np.ndarray:

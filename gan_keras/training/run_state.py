@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 
 from gan_keras.data import Dataset, fingerprint, scale_images
-from gan_keras.defaults import TrainConfig, run_classes
+from gan_keras.defaults import TrainConfig
 from gan_keras.errors import UsageError
 from gan_keras.files import atomic_path, writing
 from gan_keras.images import tile, to_uint8
@@ -39,7 +39,7 @@ class RunState:
         keras.utils.set_random_seed(config.seed)
         self.config, self.dataset, self.strategy, self.run_dir = config, dataset, strategy, run_dir
         self.rng = np.random.default_rng(config.seed)
-        self.classes = run_classes(config)
+        self.classes = dataset.classes if config.conditional else None  # what G and D are conditioned on
         self._build(strategy.num_replicas_in_sync)
         self.first_grid: np.ndarray | None = None  # grid 0 of a new run, for TensorBoard once the folder exists
         self.clock = ScoringClock()
@@ -71,6 +71,17 @@ class RunState:
                                   tile(to_uint8(real), rows, cols), config.sample_from)
         self.fixed_noise = self.rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
 
+    def layer_forms(self) -> dict[str, dict[str, str]]:
+        """{model: {layer: training form}}: which layers train in which form (the others in Keras's own), as
+        config.json records it."""
+        from gan_keras.models.training_forms import FORMS
+        from gan_keras.models.walk import nested_layers
+
+        names = {form: name for name, form in FORMS.items()}
+        return {model.name: {layer.name: names[type(layer)] for layer in nested_layers(model)
+                             if type(layer) in names}
+                for model in (self.models.generator, self.models.discriminator)}
+
     def batch_stream(self, start: int):
         """The notebook loop's batches from iteration ``start + 1`` on (:mod:`gan_keras.training.batches`)."""
         from gan_keras.training.batches import batch_stream
@@ -101,8 +112,8 @@ class RunState:
         lock = RunLock(staging).__enter__()
         try:
             with writing(run_dir, staging):
-                write_config(staging, self.config, self.dataset.describe(), fingerprint(self.dataset),
-                             self.evaluator.version if self.evaluator else None)
+                write_config(staging, self.config, self.dataset, fingerprint(self.dataset),
+                             self.evaluator.version if self.evaluator else None, self.layer_forms())
                 with atomic_path(os.path.join(staging, FIXED_NOISE_FILE)) as partial:
                     np.save(partial, self.fixed_noise)
                 self.first_grid = self.outputs.grid(0, self.fixed_noise)  # to TensorBoard once it exists
@@ -135,6 +146,7 @@ class RunState:
         with writing(self.run_dir):
             rewind_outputs(self.run_dir, iteration)
             self.outputs.forget_pick()
+            self.outputs.forget_best_after(iteration)
             tensorboard_log.rewind(self.run_dir, iteration)
             update_config(self.run_dir, self.config)
 

@@ -31,10 +31,10 @@ class TensorBoardLog:
                 self._tf.summary.scalar(name, value)
 
     def grids(self, iteration: int, generated: np.ndarray, real: np.ndarray) -> None:
-        """uint8 grid images (H, W) of the fixed-noise samples and of real training images."""
+        """uint8 grid images, (H, W) or (H, W, 3), of the fixed-noise samples and of real training images."""
         with self.writer.as_default(step=iteration):
             for name, grid in (("generated (fixed noise)", generated), ("real", real)):
-                self._tf.summary.image(name, grid[np.newaxis, :, :, np.newaxis])
+                self._tf.summary.image(name, (grid[..., np.newaxis] if grid.ndim == 2 else grid)[np.newaxis])
 
     def flush(self) -> None:
         self.writer.flush()
