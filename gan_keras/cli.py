@@ -69,7 +69,7 @@ def sample_parser() -> argparse.ArgumentParser:
     parser.add_argument("generator", help="path to generator.keras")
     parser.add_argument("--out", default="samples.png",
                         help="output: a .png grid (default %(default)s), a folder for --count single "
-                             "PNGs, or a .npy file of uint8 images")
+                             "PNGs, or a .npy file of uint8 images, (N, H, W) grayscale or (N, H, W, 3) RGB")
     parser.add_argument("--rows", type=int, default=GRID_ROWS, help="grid rows (default %(default)s)")
     parser.add_argument("--cols", type=int, default=GRID_COLS, help="grid columns (default %(default)s)")
     parser.add_argument("--count", type=int, default=None,
@@ -77,10 +77,14 @@ def sample_parser() -> argparse.ArgumentParser:
                              "(default: rows x cols)")
     parser.add_argument("--seed", type=int, default=None, help="noise seed (same seed, same images)")
     which = parser.add_mutually_exclusive_group()
+    which.add_argument("--class", dest="class_", metavar="NAME|INDEX", default=None,
+                       help="conditional generators: draw only this class, by its name (a subfolder's, as the "
+                            "run's config.json beside the generator records it) or its index")
     which.add_argument("--digit", type=int, default=None,
-                       help="conditional generators: draw only this class (0-9)")
+                       help="conditional generators: draw only this class index (MNIST's digits: 0-9)")
     which.add_argument("--per-class", action="store_true",
-                       help="conditional generators: a grid with one row per class, --cols samples each")
+                       help="conditional generators: a grid with one row per class, --cols samples each, each "
+                            "row labelled with its class's name")
     which.add_argument("--interpolate", action="store_true",
                        help="write an animated GIF (--out *.gif) walking the latent space between random "
                             "points, each grid cell on its own path; a conditional generator walks from "

@@ -71,25 +71,25 @@ def sample_command(args: argparse.Namespace) -> None:
     _check_sample_arguments(args)
     generator = sampling.load_generator(args.generator)
     classes = sampling.class_count(generator)
-    if (args.digit is not None or args.per_class) and classes is None:
-        raise UsageError(f"{args.generator} is not a conditional generator: --digit and --per-class need "
+    asked = args.digit if args.digit is not None else args.class_
+    if (asked is not None or args.per_class) and classes is None:
+        raise UsageError(f"{args.generator} is not a conditional generator: --class, --digit and --per-class need "
                          f"one (train with --conditional)")
-    if args.digit is not None and not 0 <= args.digit < classes:
-        raise UsageError(f"--digit must be between 0 and {classes - 1}, got {args.digit}")
+    names = sampling.class_names(args.generator, classes) if classes else None
     if args.interpolate:
         _write_latent_walk(generator, args)
         return
     rows = classes if args.per_class else args.rows
     count = args.count if args.count is not None else rows * args.cols
     labels = None
-    if args.digit is not None:
-        labels = np.full(count, args.digit)
+    if asked is not None:
+        labels = np.full(count, sampling.class_index(asked, names, "--digit" if args.digit is not None else "--class"))
     elif args.per_class:
         labels = np.repeat(np.arange(classes), args.cols)
     images = sampling.generate(generator, count, args.seed, labels)
     with writing(args.out):  # each file to a temporary name, then renamed: a failure leaves the old one whole
         if args.out.lower().endswith(".png"):
-            save_grid(images, args.out, rows, args.cols)
+            save_grid(images, args.out, rows, args.cols, names if args.per_class else None)
             print(f"wrote a {rows}x{args.cols} grid to {args.out}")
         elif args.out.lower().endswith(".npy"):
             with atomic_path(args.out) as partial:

@@ -108,7 +108,7 @@ def plot_checkpoint_scores(rows: list[dict], out_path: str) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
-    from gan_keras.data import load_dataset
+    from gan_keras.data import ImageRequest, load_dataset
     from gan_keras.scoring.evaluator import Evaluator, calibration_sets, score_as_saved
     from gan_keras.sampling import load_generator
 
@@ -123,7 +123,9 @@ def evaluate_command(args: argparse.Namespace) -> None:
         raise UsageError(f"{plot_path} exists; --force overwrites it")
     generator_path, recorded = resolve_target(args.target) if args.target else (None, {})
     generator = load_generator(generator_path) if generator_path else None
-    dataset = load_dataset(args.dataset or recorded.get("dataset", "mnist"), args.data or recorded.get("data"))
+    request = ImageRequest(recorded.get("image_size"), recorded.get("channels"),  # the run's, as it was prepared
+                           recorded.get("resize", ImageRequest.resize), recorded.get("background", ImageRequest.background))
+    dataset = load_dataset(args.dataset or recorded.get("dataset", "mnist"), args.data or recorded.get("data"), request)
     print(f"data: {dataset.describe()}", flush=True)
     evaluator = Evaluator(dataset, train_classifier=args.train_classifier)
     results = {}

@@ -9,7 +9,7 @@ import os
 import re
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from gan_keras.errors import DataError
 from gan_keras.files import atomic_path, regular_file
@@ -54,9 +54,25 @@ def tile(images: np.ndarray, rows: int, cols: int, scale: int | None = None, gap
     return canvas
 
 
-def save_grid(images: np.ndarray, path: str, rows: int, cols: int) -> None:
-    """Save generator output (rows*cols images in [-1, 1]) as one PNG grid, atomically."""
-    save_png(tile(to_uint8(images), rows, cols), path)
+def save_grid(images: np.ndarray, path: str, rows: int, cols: int, row_labels: list[str] | None = None) -> None:
+    """Save generator output (rows*cols images in [-1, 1]) as one PNG grid, atomically; ``row_labels`` writes
+    each row's name at its left."""
+    grid = tile(to_uint8(images), rows, cols)
+    save_png(grid if row_labels is None else label_rows(grid, row_labels), path)
+
+
+def label_rows(grid: np.ndarray, labels: list[str]) -> np.ndarray:
+    """A copy of a grid of ``len(labels)`` equal rows with each row's label written at its left (Pillow's font)."""
+    mode = "RGB" if grid.ndim == 3 else "L"
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(Image.new(mode, (1, 1)))
+    width = 8 + max(int(draw.textlength(label, font=font)) for label in labels)
+    framed = Image.new(mode, (grid.shape[1] + width, grid.shape[0]), (255,) * len(mode))
+    framed.paste(Image.fromarray(grid), (width, 0))
+    pen, row_height = ImageDraw.Draw(framed), grid.shape[0] / len(labels)
+    for row, label in enumerate(labels):
+        pen.text((4, int((row + 0.5) * row_height) - 5), label, fill=(0,) * len(mode), font=font)
+    return np.asarray(framed)
 
 
 def save_png(pixels: np.ndarray, path: str) -> None:

@@ -5,6 +5,8 @@ Lazy imports: Keras (on whichever backend is set), where a model is loaded or ru
 
 from __future__ import annotations
 
+import json
+import os
 import zipfile
 
 import numpy as np
@@ -46,6 +48,30 @@ def class_count(generator) -> int | None:
     """The number of classes a conditional generator takes, None for an unconditional one."""
     shape = generator.input_shape
     return None if isinstance(shape, tuple) else int(shape[1][1])
+
+
+def class_names(generator_path: str, classes: int) -> list[str]:
+    """The names of a conditional generator's classes: as the run's config.json beside it records them (a folder
+    of pictures' subfolders), else their indices."""
+    record_path = os.path.join(os.path.dirname(os.path.abspath(generator_path)), "config.json")
+    try:
+        with open(record_path, encoding="utf-8") as handle:
+            names = json.load(handle).get("data_classes")
+    except (OSError, ValueError, AttributeError):
+        names = None
+    if isinstance(names, list) and len(names) == classes and all(isinstance(name, str) for name in names):
+        return names
+    return [str(index) for index in range(classes)]
+
+
+def class_index(asked: str | int, names: list[str], option: str = "--class") -> int:
+    """The index of the class ``asked`` names (by name, else by index), or one line listing the classes."""
+    if str(asked) in names:
+        return names.index(str(asked))
+    if str(asked).lstrip("-").isdigit() and 0 <= int(asked) < len(names):
+        return int(asked)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    raise UsageError(f"{option} {asked}: this generator's classes are {shown} (or their indices 0-{len(names) - 1})")
 
 
 def balanced_classes(count: int, classes: int) -> np.ndarray:

@@ -87,7 +87,8 @@ def _shaped(dataset: Dataset, request: ImageRequest, identity: list) -> Dataset:
     splits = [_array_split(images, labels, size, channels, request)
               for images, labels in ((dataset.x_train, dataset.y_train), (dataset.x_test, dataset.y_test))]
     return prepared.prepare(key, dataset.source, (size, size, channels), splits[0],
-                            splits[1] if dataset.has_test_split else None, {"source": dataset.source},
+                            splits[1] if dataset.has_test_split else None,
+                            {"source": dataset.source, "labelled": dataset.labelled},
                             f"preparing {dataset.source} at {size}x{size}x{channels}")
 
 
@@ -100,7 +101,8 @@ def _array_shape(shape: tuple[int, ...], request: ImageRequest, source: str) -> 
     if size is None:
         size = DEFAULT_SIZE
         print(f"note: --image-size {size}: {source}'s images are {height}x{width}, not one of "
-              f"{', '.join(map(str, IMAGE_SIZES))} px square; give --image-size to choose", flush=True)
+              f"{', '.join(map(str, IMAGE_SIZES[:-1]))} or {IMAGE_SIZES[-1]} px square; give --image-size to "
+              f"choose", flush=True)
     return size, request.channels or channels
 
 
@@ -165,7 +167,8 @@ def _prepare_npz(npz: NpzArrays, keys: dict, request: ImageRequest) -> Dataset:
         labels = np.zeros(count, np.int64) if labels_key is None else np.asarray(npz.whole(labels_key))
         check_labels(labels, count, path, labels_key or "labels")
         splits.append(_array_split(lambda key=images_key: npz.rows(key), labels, size, channels, request))
-    return prepared.prepare(key, path, (size, size, channels), splits[0], splits[1], {"source": path},
+    return prepared.prepare(key, path, (size, size, channels), splits[0], splits[1],
+                            {"source": path, "labelled": keys["y_train"] is not None},
                             f"preparing {path} at {size}x{size}x{channels}")
 
 
@@ -225,7 +228,8 @@ def _prepare_pictures(source, headers: list, skipped: list, names: tuple[str, ..
                     chunk.append(None)
             yield chunk
 
-    meta = {"source": source.path, "class_names": list(names) if names else None, "skipped": left_out}
+    meta = {"source": source.path, "class_names": list(names) if names else None, "skipped": left_out,
+            "labelled": bool(names)}
     return prepared.prepare(key, source.path, shape, prepared.Split(len(headers), chunks, labels), None, meta,
                             f"preparing {len(headers):,} pictures at {size}x{size}x{channels}")
 

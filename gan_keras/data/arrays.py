@@ -203,11 +203,12 @@ def validated(arrays: dict[str, np.ndarray | None], source: str) -> Dataset:
     x_train = check_images(arrays["x_train"], source, "x_train")
     if len(x_train) == 0:
         raise DataError(f"{source}: x_train holds no images")
-    y_train = arrays.get("y_train")
+    y_train, labelled = arrays.get("y_train"), arrays.get("y_train") is not None
     y_train = np.zeros(len(x_train), np.int64) if y_train is None else np.asarray(y_train)
     check_labels(y_train, len(x_train), source, "y_train")
     if arrays.get("x_test") is None:
-        return Dataset(x_train, y_train.astype(np.int64), x_train, y_train.astype(np.int64), source)
+        return Dataset(x_train, y_train.astype(np.int64), x_train, y_train.astype(np.int64), source,
+                       labelled=labelled)
     x_test = check_images(arrays["x_test"], source, "x_test")
     if x_test.shape[1:] != x_train.shape[1:]:
         raise DataError(f"{source}: x_test's images are {x_test.shape[1:]}, x_train's {x_train.shape[1:]}")

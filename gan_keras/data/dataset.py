@@ -47,9 +47,10 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
-    class_names: tuple[str, ...] | None = None  # from subfolders or a labels file; None: the digits 0-9
+    class_names: tuple[str, ...] | None = None  # from subfolders or a labels file; None: the digits 0-9, if labelled
     skipped: tuple[str, ...] = ()  # files that could not be read, in the order they were met
     known_fingerprint: dict | None = None  # computed when the data was prepared, so never recomputed
+    labelled: bool = True  # False: no labels came with the images (all are class 0)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -57,7 +58,10 @@ class Dataset:
 
     @property
     def classes(self) -> int:
-        return len(self.class_names) if self.class_names else CLASSES
+        """How many classes the labels name: the class names', else MNIST's ten digits; 1 where there are none."""
+        if self.class_names:
+            return len(self.class_names)
+        return CLASSES if self.labelled else 1
 
     @property
     def has_test_split(self) -> bool:

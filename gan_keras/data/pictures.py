@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageColor
+from PIL import Image, ImageColor, UnidentifiedImageError
 
 from gan_keras.data.dataset import IMAGE_SIZES, LABELS_FILE, ImageRequest
 from gan_keras.errors import DataError, UsageError
@@ -149,6 +149,8 @@ def why_unreadable(error: Exception) -> str:
     """A few words on why a file is no picture."""
     if isinstance(error, DataError):
         return str(error)
+    if isinstance(error, UnidentifiedImageError):
+        return "not a picture Pillow can read"
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     text = str(error).splitlines()[0][:120] if str(error) else ""
@@ -215,7 +217,8 @@ def chosen_shape(headers: list[Header], request: ImageRequest) -> tuple[int, int
             found = (f"{len(sizes)} sizes, from {sizes[0][0]}x{sizes[0][1]} to {sizes[-1][0]}x{sizes[-1][1]}"
                      if len(sizes) > 1 else f"{sizes[0][0]}x{sizes[0][1]}")
             notes.append(f"--image-size {size}: the pictures are not all one of "
-                         f"{', '.join(map(str, IMAGE_SIZES))} px square ({found}); give --image-size to choose")
+                         f"{', '.join(map(str, IMAGE_SIZES[:-1]))} or {IMAGE_SIZES[-1]} px square ({found}); "
+                         f"give --image-size to choose")
     channels = request.channels or (1 if all(header.gray for header in headers) else 3)
     return size, channels, notes
 

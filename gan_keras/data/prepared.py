@@ -65,7 +65,8 @@ def _dataset(arrays: dict[str, np.ndarray], meta: dict, source: str) -> Dataset:
         x_test, y_test = arrays["x_train"], arrays["y_train"]
     names = meta.get("class_names")
     return Dataset(arrays["x_train"], arrays["y_train"], x_test, y_test, source,
-                   tuple(names) if names else None, tuple(meta.get("skipped", ())), meta["fingerprint"])
+                   tuple(names) if names else None, tuple(tuple(entry) for entry in meta.get("skipped", ())),
+                   meta["fingerprint"], meta.get("labelled", True))
 
 
 class Split:
