@@ -141,3 +141,19 @@ def test_in_graph_batches_train_exactly_as_the_pipeline(small_mnist, conditional
     assert run_losses == fed_losses
     for a, b in zip(run_weights, fed_weights):
         np.testing.assert_array_equal(a, b)
+
+
+def test_images_read_from_a_file_row_by_row_are_the_images_held_in_memory(tmp_path, monkeypatch):
+    """Large data stays on disk and its batches' rows are read from the file: the same bytes as a gather."""
+    import tensorflow as tf
+
+    from gan_keras.training import batches
+
+    images = np.random.default_rng(0).integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
+    np.save(tmp_path / "x.npy", images)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    monkeypatch.setattr(batches, "IN_GRAPH_BYTES", 1000)  # as if it were large
+    from_file, held = batches.ImageRows(mapped), batches.ImageRows(images[:5])
+    assert from_file.held is None and isinstance(from_file.rows, batches.FileRows) and held.held is not None
+    chosen = tf.constant([7, 0, 49, 7, 3], tf.int64)
+    np.testing.assert_array_equal(tf.function(from_file)(chosen).numpy(), images[[7, 0, 49, 7, 3]])

@@ -1,10 +1,12 @@
-"""Training speed, side by side in one process: python tools/bench.py [--data mnist.npz]
+"""Training speed, side by side in one process: python tools/bench.py [--data mnist.npz] [--image-size 64]
 
 Times (a) the notebook's loop exactly as the seed writes it (float64 NumPy
 batches, ``generator.predict`` and three ``train_on_batch`` calls; only the
 freeze is fixed), (b) the project's default as train.py runs it (the fast step,
 10 iterations per compiled call, the default --mixed-precision as it settles on
-this CPU), and (c) the other variants: float32 and bf16 explicitly, the fast step
+this CPU), (k) the same two networks trained in keras-io's form (its DCGAN example:
+a ``keras.Model`` whose ``train_step`` is overridden, compiled with Keras's defaults
+and trained by ``fit`` on a ``tf.data`` pipeline, in float32), and (c) the other variants: float32 and bf16 explicitly, the fast step
 fed one batch per call, ``--loop notebook``, the sub-pixel form of
 G's upsampling (``--upsampling subpixel``), G's BatchNorm trained op by op as
 Keras does ("Keras BN") rather than by the fused kernel, larger batches. Each is warmed up, then
@@ -32,7 +34,7 @@ quiet_tensorflow()
 
 import numpy as np  # noqa: E402
 
-from gan_keras.data import load_dataset  # noqa: E402
+from gan_keras.data import ImageRequest, load_dataset  # noqa: E402
 from gan_keras.machine_choices import PrecisionChoice  # noqa: E402
 
 
@@ -82,9 +84,57 @@ def seed_notebook_iteration(models, x_train, batch_size, latent_dim):
     models.combined.train_on_batch(noise, valid)
 
 
+class KerasIoGAN:
+    """keras-io's DCGAN example (``examples/generative/dcgan_overriding_train_step.py``) in its own form, holding
+    the project's two networks: built once, compiled with Keras's defaults, trained by ``fit``."""
+
+    def __init__(self, generator, discriminator, latent_dim: int, lr: float, beta1: float):
+        import keras
+        import tensorflow as tf
+
+        class GAN(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.generator, self.discriminator = generator, discriminator
+
+            def compile(self, d_optimizer, g_optimizer, loss_fn):
+                super().compile()
+                self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+
+            def train_step(self, real_images):
+                batch_size = tf.shape(real_images)[0]
+                fake = self.generator(tf.random.normal((batch_size, latent_dim)))
+                combined = tf.concat([fake, real_images], axis=0)
+                labels = tf.concat([tf.zeros((batch_size, 1)), tf.ones((batch_size, 1))], axis=0)
+                labels += 0.05 * tf.random.uniform(tf.shape(labels))  # keras-io's "important trick"
+                with tf.GradientTape() as tape:
+                    d_loss = self.loss_fn(labels, self.discriminator(combined))
+                weights = self.discriminator.trainable_weights
+                self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+                with tf.GradientTape() as tape:
+                    predictions = self.discriminator(self.generator(tf.random.normal((batch_size, latent_dim))))
+                    g_loss = self.loss_fn(tf.ones((batch_size, 1)), predictions)
+                weights = self.generator.trainable_weights
+                self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+                return {"d_loss": d_loss, "g_loss": g_loss}
+
+        self.gan = GAN()
+        self.gan.compile(keras.optimizers.Adam(lr, beta_1=beta1), keras.optimizers.Adam(lr, beta_1=beta1),
+                         keras.losses.BinaryCrossentropy())
+
+    def trainer(self, images_uint8, batch_size: int):
+        """``train(n)``: ``n`` more iterations through ``fit``, from a shuffled, batched, prefetched pipeline."""
+        import tensorflow as tf
+
+        dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images_uint8))
+                   .map(lambda image: tf.cast(image, tf.float32) / 127.5 - 1.0)
+                   .shuffle(1024).batch(batch_size, drop_remainder=True).repeat().prefetch(32))
+        return lambda n: self.gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0)
+
+
 def prepare_variant(variant: Variant, images_uint8, args) -> dict:
-    """Build the models as train.py does (the notebook as written: with Keras's own layers), and a
-    ``train(n)`` for them, warmed up."""
+    """Build the models as train.py does (the notebook as written and keras-io's form: with Keras's own layers),
+    and a ``train(n)`` for them, warmed up."""
     import keras
 
     from gan_keras.defaults import TrainConfig
@@ -94,7 +144,12 @@ def prepare_variant(variant: Variant, images_uint8, args) -> dict:
     keras.utils.set_random_seed(0)
     models = build_gan(args.latent_dim, mixed_precision=variant.precision, ema=TrainConfig.ema,
                        upsampling=variant.upsampling, training_forms=variant.training_forms(),
-                       fused_adam=variant.fused_adam())
+                       fused_adam=variant.fused_adam(), image_shape=tuple(images_uint8.shape[1:]))
+    if variant.loop == "kerasio":
+        form = KerasIoGAN(models.generator, models.discriminator, args.latent_dim, 2e-4, 0.5)
+        train = form.trainer(images_uint8, variant.batch)
+        train(args.warmup)
+        return {"train": train, "flops": iteration_flops(models, variant.batch), "blocks": []}
     train = iterations_trainer(models, variant.batch, variant.loop, images_uint8, args)
     train(args.warmup)
     return {"train": train, "flops": iteration_flops(models, variant.batch), "blocks": []}
@@ -147,7 +202,7 @@ def iterations_trainer(models, batch_size, loop, images_uint8, args):
     from gan_keras.training.run_state import make_step
 
     if loop == "seed":
-        x_train = np.expand_dims(images_uint8 / 127.5 - 1.0, axis=3)
+        x_train = np.asarray(images_uint8) / 127.5 - 1.0
         return lambda n: [seed_notebook_iteration(models, x_train, batch_size, args.latent_dim) for _ in range(n)]
     labels = np.zeros(len(images_uint8), np.int64)
     in_graph = None if loop == "notebook" else InGraphBatches(images_uint8, labels, 0, batch_size, args.latent_dim,
@@ -172,7 +227,7 @@ DEFAULT = "default"  # a variant's precision or upsampling: train.py's default, 
 class Variant(NamedTuple):
     name: str
     batch: int
-    loop: str  # seed (the notebook as written), fast, fed (fast, one batch per call) or notebook
+    loop: str  # seed (the notebook as written), fast, fed (fast, one batch per call), notebook or kerasio
     precision: str  # --mixed-precision
     upsampling: str  # --upsampling
     keras_parts: tuple[str, ...] = ()  # training forms, or "fused_adam", left out: Keras's own there
@@ -185,16 +240,17 @@ class Variant(NamedTuple):
 
         forms = training_forms_here(self.precision)
         forms += tuple(f for f in self.added_forms if f not in forms)
-        return () if self.loop == "seed" else tuple(f for f in forms if f not in self.keras_parts)
+        return () if self.loop in ("seed", "kerasio") else tuple(f for f in forms if f not in self.keras_parts)
 
     def fused_adam(self) -> bool:
         """Whether Adam updates through TensorFlow's fused kernel, as train.py's do; not in the notebook as written."""
-        return self.loop != "seed" and "fused_adam" not in self.keras_parts
+        return self.loop not in ("seed", "kerasio") and "fused_adam" not in self.keras_parts
 
 
 VARIANTS = [
     Variant("(a) notebook as written", 32, "seed", "none", "transposed"),
     Variant("(b) default: fast step", 32, "fast", DEFAULT, DEFAULT),
+    Variant("(k) keras-io form, fp32", 32, "kerasio", "none", "transposed"),
     Variant("(c) fast, float32", 32, "fast", "none", "transposed"),
     Variant("(c) fast, bf16", 32, "fast", "bf16", "transposed"),
     Variant("(c) fast fp32, Keras BN", 32, "fast", "none", "transposed", ("fused_norm",)),
@@ -260,7 +316,10 @@ def machine_line() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python tools/bench.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder (default: Keras/fallback)")
+    parser.add_argument("--data", default=None, help="the images, as train.py's --data takes them (default: MNIST)")
+    parser.add_argument("--image-size", type=int, default=None, choices=(28, 32, 64, 128),
+                        help="as train.py's --image-size (default: the data's own)")
+    parser.add_argument("--channels", type=int, default=None, choices=(1, 3), help="as train.py's --channels")
     parser.add_argument("--warmup", type=int, default=20, help="untimed iterations per variant")
     parser.add_argument("--iterations", type=int, default=50, help="iterations per timed repeat")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per variant (median shown)")
@@ -278,8 +337,9 @@ def main(argv: list[str] | None = None) -> None:
     from gan_keras.roofline import FLAGS_THAT_MATTER, MATMUL_SIZE, cpu_description, matmul_rates
     from gan_keras.runtime import onednn_enabled
 
-    images = load_dataset("mnist", args.data).x_train
+    images = load_dataset("mnist", args.data, ImageRequest(args.image_size, args.channels)).x_train
     print(machine_line())
+    print(f"images: {len(images):,} of {'x'.join(map(str, images.shape[1:]))}")
     model, flags = cpu_description()
     rates = matmul_rates(("float32", "bfloat16"), MATMUL_SIZE, repeats=10)
     peak = {"none": rates["float32"], "bf16": rates["bfloat16"]}
@@ -303,7 +363,9 @@ def main(argv: list[str] | None = None) -> None:
     variants = [v._replace(precision=settled["precision"] if v.precision == DEFAULT else v.precision,
                            upsampling=settled["upsampling"] if v.upsampling == DEFAULT else v.upsampling)
                 for v in variants]
+    measured = {}
     for (name, batch, loop, precision, *_), row in zip(variants, timed_rows(variants, images, args)):
+        measured[name[:3]] = row["ms"]
         baseline = baseline or (row["images_per_s"] if loop == "seed" else None)
         ratio = f"{row['images_per_s'] / baseline:.2f}x" if baseline else "-"
         limit = row["flops"] / (peak[precision if precision == "bf16" else "none"] * 1e9) * 1000
@@ -311,6 +373,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:<33} {batch:>5} {dtype:>5} {row['ms']:>8.1f} {row['spread']:>7.1f} {row['images_per_s']:>9.0f} "
               f"{ratio:>7} {row['peak_mib']:>9.0f} {row['flops'] / 1e9:>9.2f} {limit:>9.1f} "
               f"{limit / row['ms']:>10.0%}", flush=True)
+    if "(b)" in measured and "(k)" in measured:
+        print(f"the default against keras-io's form: {measured['(k)'] / measured['(b)']:.2f}x as fast "
+              f"({measured['(b)']:.1f} against {measured['(k)']:.1f} ms per iteration)")
 
 
 if __name__ == "__main__":

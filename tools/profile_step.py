@@ -112,7 +112,9 @@ def report(events, iterations: int, wall_s: float, top: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="local MNIST .npz or IDX folder")
+    parser.add_argument("--data", default=None, help="the images, as train.py's --data takes them (default: MNIST)")
+    parser.add_argument("--image-size", type=int, default=None, choices=(28, 32, 64, 128))
+    parser.add_argument("--channels", type=int, default=None, choices=(1, 3))
     parser.add_argument("--precision", default="none", choices=["none", "bf16"])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--warmup", type=int, default=20)
@@ -127,16 +129,17 @@ def main(argv: list[str] | None = None) -> None:
 
     tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
 
-    from gan_keras.data import load_dataset
+    from gan_keras.data import ImageRequest, load_dataset
     from gan_keras.training.batches import InGraphBatches
     from gan_keras.training.gan import build_gan
     from gan_keras.machine_choices import training_forms_here
     from gan_keras.training.run_state import make_step
 
-    images = load_dataset("mnist", args.data).x_train
+    images = load_dataset("mnist", args.data, ImageRequest(args.image_size, args.channels)).x_train
     keras.utils.set_random_seed(0)
     forms = training_forms_here(args.precision)  # train.py's, on this machine
-    models = build_gan(mixed_precision=args.precision, ema=TrainConfig.ema, training_forms=forms)
+    models = build_gan(mixed_precision=args.precision, ema=TrainConfig.ema, training_forms=forms,
+                       image_shape=tuple(images.shape[1:]))
     batches = InGraphBatches(images, np.zeros(len(images), np.int64), 0, args.batch_size, 100, None)
     step = make_step("fast", models, args.batch_size, batches=batches)
     step.run_in_calls(1, args.warmup, PER_CALL)

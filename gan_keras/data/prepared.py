@@ -110,52 +110,49 @@ def prepare(key: str, source: str, shape: tuple[int, int, int], train: Split, te
 
 
 def _write_split(folder: str, split: str, shape: tuple[int, int, int], images: Split, describe: str) -> list[int]:
-    """x_<split>.npy and y_<split>.npy in ``folder``; returns the indices of the images left out."""
+    """x_<split>.npy and y_<split>.npy in ``folder``; returns the indices of the images left out. Rows are written
+    with plain file writes, never through a memory map, so that preparing large data does not fill this
+    process's memory with its pages."""
     from tqdm.auto import tqdm
 
     path = os.path.join(folder, f"x_{split}.npy")
-    array = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(images.count, *shape))
-    row, left_out, index = 0, [], 0
+    row_bytes, left_out, index = int(np.prod(shape)), [], 0
     bar = tqdm(total=images.count, desc=f"{describe} ({split})" if split == "test" else describe, unit="image",
                disable=images.count < 500, mininterval=0.5, dynamic_ncols=True)
-    for chunk in images.chunks():
-        for image in chunk:
-            if image is None:
-                left_out.append(index)
-            else:
-                array[row] = image
-                row += 1
-            index += 1
-        bar.update(len(chunk))
+    with open(path + ".rows", "wb") as rows:
+        for chunk in images.chunks():
+            for image in chunk:
+                if image is None:
+                    left_out.append(index)
+                else:
+                    rows.write(np.ascontiguousarray(image, np.uint8).tobytes())
+                index += 1
+            bar.update(len(chunk))
     bar.close()
-    array.flush()
-    del array
-    labels = np.delete(np.asarray(images.labels, np.int64), left_out)
-    if left_out:
-        _shorten(path, row, shape)
-    np.save(os.path.join(folder, f"y_{split}.npy"), labels)
+    count = os.path.getsize(path + ".rows") // row_bytes
+    with open(path, "wb") as array, open(path + ".rows", "rb") as rows:
+        np.lib.format.write_array_header_2_0(array, {"descr": "|u1", "fortran_order": False,
+                                                     "shape": (count, *shape)})
+        shutil.copyfileobj(rows, array, 16 * 2**20)
+    os.remove(path + ".rows")
+    np.save(os.path.join(folder, f"y_{split}.npy"), np.delete(np.asarray(images.labels, np.int64), left_out))
     return left_out
 
 
-def _shorten(path: str, rows: int, shape: tuple[int, int, int]) -> None:
-    """Rewrite the .npy at ``path`` with its first ``rows`` rows only (images that could not be read left out)."""
-    full = np.load(path, mmap_mode="r")
-    shorter = np.lib.format.open_memmap(path + ".short", mode="w+", dtype=np.uint8, shape=(rows, *shape))
-    for begin in range(0, rows, 4096):
-        shorter[begin:begin + 4096] = full[begin:min(rows, begin + 4096)]
-    shorter.flush()
-    del shorter, full
-    os.replace(path + ".short", path)
-
-
 def _fingerprint(folder: str, names: list[str]) -> dict:
-    """The fingerprint of the arrays written (as :func:`gan_keras.data.dataset.fingerprint` computes it)."""
+    """The fingerprint of the arrays written (as :func:`gan_keras.data.dataset.fingerprint` computes it), read
+    with file reads a few thousand rows at a time."""
     digest, counts = ArrayDigest(), {}
     for name in names:
-        array = np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r")
-        digest.add(array)
-        counts[name] = len(array)
-        del array
+        with open(os.path.join(folder, f"{name}.npy"), "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = reader(handle)
+            digest.start(shape)
+            row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+            for block in iter(lambda: handle.read(max(row_bytes, 1) * 4096), b""):
+                digest.rows(np.frombuffer(block, dtype))
+        counts[name] = shape[0]
     return {"train_images": counts["x_train"], "test_images": counts.get("x_test", counts["x_train"]),
             "sha256": digest.hexdigest()}
 

@@ -39,8 +39,8 @@ def eligible_forms(layer) -> tuple[str, ...]:
     """The names of the training forms that compute ``layer`` (a standard Keras layer), the preferred first."""
     kind = type(layer)
     if kind is layers.Conv2DTranspose:
-        return tuple(name for name, form in FORMS.items()
-                     if issubclass(form, TransposedConvolutionForm) and form.computes_exactly(layer))
+        return tuple(name for name, form in FORMS.items() if issubclass(form, TransposedConvolutionForm)
+                     and form.computes_exactly(layer) and form.pays_for(layer))
     if kind is layers.BatchNormalization and _rank(layer) == 4:  # the fused kernel's images
         return ("fused_norm",)
     if kind is layers.Dropout:

@@ -49,6 +49,11 @@ class TransposedConvolutionForm(layers.Conv2DTranspose):
         """Whether this form computes ``layer`` (a ``Conv2DTranspose``) exactly."""
         raise NotImplementedError
 
+    @staticmethod
+    def pays_for(layer) -> bool:
+        """Whether this form is measured faster than Keras's layer for ``layer`` (else a model keeps Keras's)."""
+        return True
+
     def convolve(self, inputs, kernel):
         raise NotImplementedError
 

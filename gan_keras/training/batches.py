@@ -26,6 +26,8 @@ DATA would make every worker build the whole global batch and drop most of it.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import tensorflow as tf
 
@@ -39,21 +41,50 @@ IN_GRAPH_BYTES = 256 * 2**20  # image arrays up to this size are held as a tenso
 
 
 class ImageRows:
-    """The training images' rows by index, inside a compiled function: gathered from a tensor held in host memory,
-    or, for a large or memory-mapped array, read on the host (``tf.numpy_function``) without ever loading it."""
+    """The training images' rows by index, inside a compiled function: gathered from a tensor held in host memory
+    (up to IN_GRAPH_BYTES), or else on the host (``tf.numpy_function``): a memory-mapped file's rows are read
+    from the file (:class:`FileRows`), so that a long run's memory never grows with the pages it has touched."""
 
     def __init__(self, images: np.ndarray):
-        self.images, self.shape = images, tuple(images.shape[1:])
-        self.held = None
-        if not isinstance(images, np.memmap) and images.nbytes <= IN_GRAPH_BYTES:
+        self.shape, self.held, self.rows = tuple(images.shape[1:]), None, None
+        if images.nbytes <= IN_GRAPH_BYTES:
             with tf.device("/cpu:0"):
-                self.held = tf.constant(images)
+                self.held = tf.constant(np.asarray(images))
+        elif isinstance(images, np.memmap) and images.filename:
+            self.rows = FileRows(images)
+        else:
+            self.rows = lambda chosen: images[chosen]
 
     def __call__(self, indices) -> tf.Tensor:
         if self.held is not None:
             return tf.gather(self.held, indices)
-        rows = tf.numpy_function(lambda chosen: np.asarray(self.images[np.asarray(chosen)]), [indices], tf.uint8)
+        rows = tf.numpy_function(lambda chosen: np.asarray(self.rows(np.asarray(chosen))), [indices], tf.uint8)
         return tf.ensure_shape(rows, [None, *self.shape])
+
+
+class FileRows:
+    """Rows of a memory-mapped uint8 .npy read with ``os.pread``: pages read this way are the file system's cache,
+    never this process's resident memory, which a memory map's pages (and its read-ahead) would become."""
+
+    def __init__(self, images: np.memmap):
+        self.shape, self.offset = tuple(images.shape[1:]), images.offset
+        self.row_bytes = int(np.prod(self.shape)) * images.dtype.itemsize
+        self.descriptor = os.open(images.filename, os.O_RDONLY)
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(self.descriptor, 0, 0, os.POSIX_FADV_RANDOM)
+
+    def __call__(self, chosen: np.ndarray) -> np.ndarray:
+        rows = np.empty((len(chosen), *self.shape), np.uint8)
+        for place, index in enumerate(chosen):
+            data = os.pread(self.descriptor, self.row_bytes, self.offset + int(index) * self.row_bytes)
+            rows[place] = np.frombuffer(data, np.uint8).reshape(self.shape)
+        return rows
+
+    def __del__(self):
+        try:
+            os.close(self.descriptor)
+        except (OSError, AttributeError):
+            pass
 
 
 def _key(seed: int, stream: str, iteration):
