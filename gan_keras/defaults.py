@@ -149,7 +149,10 @@ class TrainConfig:
         metadata={"help": "write the mean losses of every N iterations to losses.csv "
                           "and refresh the progress bar"})
     dataset: str = dataclasses.field(
-        default="mnist", metadata={"help": "mnist or fashion_mnist", "choices": ("mnist", "fashion_mnist")})
+        default="mnist",
+        metadata={"help": "mnist, fashion_mnist, or stacked_mnist (three MNIST digits as R, G and B: 1,000 modes, "
+                          "the mode-collapse benchmark; from --data's MNIST or Keras's download)",
+                  "choices": ("mnist", "fashion_mnist", "stacked_mnist")})
     data: str | None = dataclasses.field(
         default=None,
         metadata={"help": "your images: a folder (searched recursively; first-level subfolders are the classes) or a "

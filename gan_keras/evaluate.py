@@ -108,11 +108,43 @@ def plot_checkpoint_scores(rows: list[dict], out_path: str) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
-    from gan_keras.data import ImageRequest, load_dataset
-    from gan_keras.scoring.evaluator import Evaluator, calibration_sets, score_as_saved
     from gan_keras.sampling import load_generator
+    from gan_keras.scoring.classifier import EvaluatorError
+    from gan_keras.scoring.evaluator import score_as_saved
+    from gan_keras.scoring.rulers import ruler_for
 
-    if not 100 <= args.samples <= 1_000_000:
+    _check_arguments(args)
+    generator_path, recorded = resolve_target(args.target) if args.target else (None, {})
+    generator = load_generator(generator_path) if generator_path else None
+    dataset = _run_dataset(args, recorded)
+    print(f"data: {dataset.describe()}", flush=True)
+    evaluator = ruler_for(dataset, train_classifier=args.train_classifier, inception=args.inception,
+                          inception_weights=args.inception_weights, verbose=1, memorization=True)
+    if evaluator is None:
+        raise EvaluatorError(f"no ruler knows {dataset.source}: add --inception (InceptionV3's FD and KID, any "
+                             f"images) or, for labelled data, --train-classifier")
+    samples = args.samples or evaluator.samples  # the ruler's own count: 26,000 for Stacked MNIST, else 10,000
+    results = {}
+    if args.calibrate:
+        results.update(_calibration(evaluator, dataset, samples))
+    if args.checkpoints:
+        results.update(_checkpoint_table(args, evaluator, dataset, samples))
+        generator = None
+    if generator is not None:
+        scores = score_as_saved(evaluator, generator, samples, args.seed)
+        results[generator_path] = scores
+        print(f"{generator_path}: {samples:,} samples")
+        print(f"  {scores.line()}")
+        if 0 < len(scores.class_shares) <= 100:
+            print("  class shares: " + " ".join(f"{i}:{s:.1%}" for i, s in enumerate(scores.class_shares)))
+    if args.json:
+        with atomic_path(args.json) as partial, open(partial, "w") as handle:
+            json.dump({evaluator.version: {name: s if isinstance(s, dict) else vars(s) for name, s in results.items()}},
+                      handle, indent=2)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    if args.samples is not None and not 100 <= args.samples <= 1_000_000:
         raise UsageError(f"--samples must be between 100 and 1,000,000, got {args.samples}")
     if args.target is None and not args.calibrate:
         raise UsageError("give a run folder or generator file, or --calibrate")
@@ -121,43 +153,41 @@ def evaluate_command(args: argparse.Namespace) -> None:
     plot_path = os.path.join(args.target or "", CHECKPOINT_PLOT)
     if args.checkpoints and os.path.exists(plot_path) and not args.force:
         raise UsageError(f"{plot_path} exists; --force overwrites it")
-    generator_path, recorded = resolve_target(args.target) if args.target else (None, {})
-    generator = load_generator(generator_path) if generator_path else None
-    request = ImageRequest(recorded.get("image_size"), recorded.get("channels"),  # the run's, as it was prepared
+
+
+def _run_dataset(args: argparse.Namespace, recorded: dict):
+    """The data a run was trained on (as its config.json records it, shaped as it was), or the one given."""
+    from gan_keras.data import ImageRequest, load_dataset
+
+    request = ImageRequest(recorded.get("image_size"), recorded.get("channels"),
                            recorded.get("resize", ImageRequest.resize), recorded.get("background", ImageRequest.background))
-    dataset = load_dataset(args.dataset or recorded.get("dataset", "mnist"), args.data or recorded.get("data"), request)
-    print(f"data: {dataset.describe()}", flush=True)
-    evaluator = Evaluator(dataset, train_classifier=args.train_classifier)
+    return load_dataset(args.dataset or recorded.get("dataset", "mnist"), args.data or recorded.get("data"), request)
+
+
+def _calibration(evaluator, dataset, samples: int) -> dict:
+    from gan_keras.scoring.evaluator import calibration_sets
+
     results = {}
-    if args.calibrate:
-        print(f"calibration, {args.samples:,} images each, against the {len(dataset.x_test):,} test images:")
-        for name, images in calibration_sets(dataset, args.samples).items():
-            scores = evaluator.score(images)
-            results[name] = scores
-            print(f"  {name:<34} {scores.line()}", flush=True)
-    if args.checkpoints:
-        if not os.path.isdir(args.target or ""):
-            raise UsageError("--checkpoints scores a run folder's checkpoints: give a run folder")
-        rows = score_checkpoints(args.target, evaluator, args.samples, args.seed, dataset)
-        print(f"{'what':<26} {'iteration':>9} {'generator':<20} {'FD':>9} {'IS':>6}")
-        for row in rows:
-            iteration = "" if row["iteration"] is None else f"{row['iteration']:,}"
-            print(f"{row['what']:<26} {iteration:>9} {row['kind']:<20} {row['frechet_distance']:9.3f} "
-                  f"{row['inception_score']:6.2f}", flush=True)
-        plot_checkpoint_scores(rows, plot_path)
-        print(f"plot: {plot_path}")
-        results.update({f"{row['what']} ({row['kind']})": row for row in rows})
-        generator = None
-    if generator is not None:
-        scores = score_as_saved(evaluator, generator, args.samples, args.seed)
-        results[generator_path] = scores
-        print(f"{generator_path}: {args.samples:,} samples")
-        print(f"  {scores.line()}")
-        print("  class shares: " + " ".join(f"{i}:{s:.1%}" for i, s in enumerate(scores.class_shares)))
-    if args.json:
-        with atomic_path(args.json) as partial, open(partial, "w") as handle:
-            json.dump({name: s if isinstance(s, dict) else vars(s) for name, s in results.items()}, handle,
-                      indent=2)
+    print(f"calibration, {samples:,} images each, against the real images:")
+    for name, images in calibration_sets(dataset, samples).items():
+        results[name] = evaluator.score(images)
+        print(f"  {name:<34} {results[name].line()}", flush=True)
+    return results
+
+
+def _checkpoint_table(args: argparse.Namespace, evaluator, dataset, samples: int) -> dict:
+    if not os.path.isdir(args.target or ""):
+        raise UsageError("--checkpoints scores a run folder's checkpoints: give a run folder")
+    rows = score_checkpoints(args.target, evaluator, samples, args.seed, dataset)
+    print(f"{'what':<26} {'iteration':>9} {'generator':<20} {'FD':>9} {'IS':>6}")
+    for row in rows:
+        iteration = "" if row["iteration"] is None else f"{row['iteration']:,}"
+        print(f"{row['what']:<26} {iteration:>9} {row['kind']:<20} {row['frechet_distance']:9.3f} "
+              f"{row['inception_score']:6.2f}", flush=True)
+    plot_path = os.path.join(args.target, CHECKPOINT_PLOT)
+    plot_checkpoint_scores(rows, plot_path)
+    print(f"plot: {plot_path}")
+    return {f"{row['what']} ({row['kind']})": row for row in rows}
 
 
 def main(argv: list[str] | None = None) -> int:

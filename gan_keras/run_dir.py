@@ -294,16 +294,16 @@ def update_config(run_dir: str, config: TrainConfig) -> None:
             json.dump(record, handle, indent=2)
 
 
-def recorded_data(run_dir: str, config: TrainConfig, request):
-    """The run's data, from ``config.data`` (its recorded absolute path, or a moved copy's), refused if it changed
-    since."""
+def recorded_data(run_dir: str, config: TrainConfig, request, progress: bool = True):
+    """The run's data, from ``config.data`` (its recorded absolute path, or a moved copy's), at the shape
+    ``request`` (gan_keras.settings.image_request) asks, refused if it changed since."""
     from gan_keras.data import fingerprint, fingerprint_difference, load_dataset
 
     record = read_run_record(run_dir)
     if config.data is not None and not os.path.exists(config.data):
         raise DataError(f"data file not found: {config.data} (the data this run was trained on); "
                         f"pass --data with its new place")
-    dataset = load_dataset(config.dataset, config.data, request)
+    dataset = load_dataset(config.dataset, config.data, request, progress)
     recorded = record.get("data_fingerprint")
     difference = fingerprint_difference(recorded, fingerprint(dataset)) if recorded else None
     if difference:

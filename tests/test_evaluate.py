@@ -95,7 +95,9 @@ def test_command_line_end_to_end_reuses_cached_classifier(cache, small_mnist, tr
     import json
 
     with open(os.path.join(cache, "scores.json")) as handle:
-        record = next(iter(json.load(handle).values()))
+        (ruler, scored), = json.load(handle).items()  # the figures under the ruler's name
+        record = next(iter(scored.values()))
+    assert ruler == record["evaluator"]
     assert record["count"] == 200 and np.isclose(sum(record["class_shares"]), 1.0)
     assert record["evaluator"].startswith("local-cnn-v3-")  # a classifier trained here, named as such
 

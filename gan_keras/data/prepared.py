@@ -78,7 +78,7 @@ class Split:
 
 
 def prepare(key: str, source: str, shape: tuple[int, int, int], train: Split, test: Split | None,
-            meta: dict, describe: str) -> Dataset:
+            meta: dict, describe: str, progress: bool = True) -> Dataset:
     """Write ``train`` (and ``test``) at ``shape`` under the key's folder, with a progress bar, and return the
     dataset memory-mapped from there. Images that turn out unreadable are left out, named in ``meta["skipped"]``
     (as (name, why) pairs by the caller, who knows the names). Where the cache folder cannot be written, the
@@ -93,9 +93,9 @@ def prepare(key: str, source: str, shape: tuple[int, int, int], train: Split, te
               file=sys.stderr, flush=True)
         staging, kept = tempfile.mkdtemp(prefix="gan_keras_prepared_"), False
     try:
-        written = {"x_train": _write_split(staging, "train", shape, train, describe)}
+        _write_split(staging, "train", shape, train, describe, progress)
         if test is not None:
-            written["x_test"] = _write_split(staging, "test", shape, test, describe)
+            _write_split(staging, "test", shape, test, describe, progress)
         meta = {**meta, "format": FORMAT, "arrays": [name for name in ARRAYS if os.path.exists(
             os.path.join(staging, f"{name}.npy"))], "created": datetime.datetime.now().isoformat(timespec="seconds")}
         meta["fingerprint"] = _fingerprint(staging, meta["arrays"])
@@ -109,7 +109,8 @@ def prepare(key: str, source: str, shape: tuple[int, int, int], train: Split, te
     return _dataset(arrays, meta, source)
 
 
-def _write_split(folder: str, split: str, shape: tuple[int, int, int], images: Split, describe: str) -> list[int]:
+def _write_split(folder: str, split: str, shape: tuple[int, int, int], images: Split, describe: str,
+                 progress: bool) -> list[int]:
     """x_<split>.npy and y_<split>.npy in ``folder``; returns the indices of the images left out. Rows are written
     with plain file writes, never through a memory map, so that preparing large data does not fill this
     process's memory with its pages."""
@@ -118,7 +119,7 @@ def _write_split(folder: str, split: str, shape: tuple[int, int, int], images: S
     path = os.path.join(folder, f"x_{split}.npy")
     row_bytes, left_out, index = int(np.prod(shape)), [], 0
     bar = tqdm(total=images.count, desc=f"{describe} ({split})" if split == "test" else describe, unit="image",
-               disable=images.count < 500, mininterval=0.5, dynamic_ncols=True)
+               disable=not progress or images.count < 500, mininterval=0.5, dynamic_ncols=True)
     with open(path + ".rows", "wb") as rows:
         for chunk in images.chunks():
             for image in chunk:

@@ -31,13 +31,29 @@ class Scores:
     memorization_share: float
     evaluator: str
     conditional_accuracy: float | None = None
+    extra: dict | None = None  # a ruler's own figures: Stacked MNIST's modes, Inception's KID
 
     def line(self) -> str:
-        text = (f"FD {self.frechet_distance:8.3f}   IS {self.inception_score:5.2f}   "
-                f"rarest class {self.rarest_class_share:6.1%}   memorized {self.memorization_share:6.1%}")
+        """The scores in one line, each where the ruler has it."""
+        extra = self.extra or {}
+        parts = [f"FD {self.frechet_distance:8.3f}"]
+        if "channel_frechet_distances" in extra:
+            parts[0] += f" (channels {' / '.join(f'{value:.2f}' for value in extra['channel_frechet_distances'])})"
+            parts += [f"modes {extra['modes_covered']:,} of {len(self.class_shares):,}",
+                      f"KL {extra['kl_from_uniform']:.3f}",
+                      f"rarest mode {extra['rarest_mode']:03d} ({extra['rarest_mode_samples']} samples)",
+                      f"commonest {extra['commonest_mode']:03d} ({extra['commonest_mode_samples']})"]
+        if "kernel_inception_distance" in extra:
+            parts.append(f"KID {extra['kernel_inception_distance']:.5f} +- {extra['kid_std']:.5f}")
+        if math.isfinite(self.inception_score) and "channel_frechet_distances" not in extra:
+            parts.append(f"IS {self.inception_score:5.2f}")
+        if self.class_shares and "channel_frechet_distances" not in extra:
+            parts.append(f"rarest class {self.rarest_class_share:6.1%}")
+        if math.isfinite(self.memorization_share):
+            parts.append(f"memorized {self.memorization_share:6.1%}")
         if self.conditional_accuracy is not None:
-            text += f"   conditional accuracy {self.conditional_accuracy:6.1%}"
-        return text
+            parts.append(f"conditional accuracy {self.conditional_accuracy:6.1%}")
+        return "   ".join(parts)
 
 
 class Evaluator:
@@ -48,6 +64,8 @@ class Evaluator:
     ``memorization`` False skips embedding the training set (most of the start-up); the
     memorization share is then NaN.
     """
+
+    samples = DEFAULT_SAMPLES  # how many samples a score takes, unless asked otherwise
 
     def __init__(self, dataset: Dataset, verbose: int = 1, classifier_epochs: int | None = None,
                  train_classifier: bool = False, memorization: bool = True):

@@ -1,7 +1,8 @@
 """Where every training iteration's inputs come from: one ``tf.data`` pipeline for every loop and strategy.
 
 Iteration ``t``'s global batch is a pure function of (seed, t): ``batch_size`` training
-images drawn uniformly with replacement (as the notebook's ``randint`` does), the
+images drawn uniformly with replacement (as the notebook's ``randint`` does; for Stacked
+MNIST three digits per image, stacked as its channels), the
 noise for D's fake batch and for G's update, and, for a conditional run, random
 classes for both fake batches. Stateless random ops make it so, which gives:
 
@@ -45,8 +46,8 @@ class ImageRows:
     (up to IN_GRAPH_BYTES), or else on the host (``tf.numpy_function``): a memory-mapped file's rows are read
     from the file (:class:`FileRows`), so that a long run's memory never grows with the pages it has touched."""
 
-    def __init__(self, images: np.ndarray):
-        self.shape, self.held, self.rows = tuple(images.shape[1:]), None, None
+    def __init__(self, images: np.ndarray, stack: int = 1):
+        self.shape, self.held, self.rows, self.stack = tuple(images.shape[1:]), None, None, stack
         if images.nbytes <= IN_GRAPH_BYTES:
             with tf.device("/cpu:0"):
                 self.held = tf.constant(np.asarray(images))
@@ -56,10 +57,26 @@ class ImageRows:
             self.rows = lambda chosen: images[chosen]
 
     def __call__(self, indices) -> tf.Tensor:
+        """The images of ``indices`` (n,), or, stacked, of ``indices`` (n, stack): each image's ``stack`` rows as
+        its channels (Stacked MNIST: three digits as R, G and B)."""
+        flat = tf.reshape(indices, [-1])
         if self.held is not None:
-            return tf.gather(self.held, indices)
-        rows = tf.numpy_function(lambda chosen: np.asarray(self.rows(np.asarray(chosen))), [indices], tf.uint8)
-        return tf.ensure_shape(rows, [None, *self.shape])
+            rows = tf.gather(self.held, flat)
+        else:
+            rows = tf.numpy_function(lambda chosen: np.asarray(self.rows(np.asarray(chosen))), [flat], tf.uint8)
+            rows = tf.ensure_shape(rows, [None, *self.shape])
+        if self.stack == 1:
+            return rows
+        height, width = self.shape[:2]
+        return tf.transpose(tf.reshape(rows, [-1, self.stack, height, width]), [0, 2, 3, 1])
+
+    def labels(self, labels, indices):
+        """The classes of ``indices``' images: a stacked image's digits read as one number (Stacked MNIST's 1,000
+        modes: 100 x R's + 10 x G's + B's)."""
+        picked = tf.gather(labels, indices)
+        if self.stack == 1:
+            return picked
+        return tf.reduce_sum(picked * tf.constant([10**k for k in reversed(range(self.stack))], tf.int64), axis=-1)
 
 
 class FileRows:
@@ -92,10 +109,12 @@ def _key(seed: int, stream: str, iteration):
 
 
 def global_batch(seed: int, iteration, count: int, batch_size: int, latent_dim: int,
-                 classes: int | None) -> dict:
-    """Iteration ``iteration``'s draws for the whole global batch (indices, not yet images)."""
+                 classes: int | None, stack: int = 1) -> dict:
+    """Iteration ``iteration``'s draws for the whole global batch (indices, not yet images): one training image
+    per real image, or ``stack`` of them, to be stacked as its channels."""
+    shape = [batch_size] if stack == 1 else [batch_size, stack]
     draws = {
-        "chosen": tf.random.stateless_uniform([batch_size], _key(seed, "chosen", iteration), 0, count, tf.int64),
+        "chosen": tf.random.stateless_uniform(shape, _key(seed, "chosen", iteration), 0, count, tf.int64),
         "noise_d": tf.random.stateless_normal([batch_size, latent_dim], _key(seed, "noise_d", iteration)),
         "noise_g": tf.random.stateless_normal([batch_size, latent_dim], _key(seed, "noise_g", iteration)),
     }
@@ -118,7 +137,7 @@ def replica_batches(draws: dict, images: ImageRows, labels, first: int, local: i
     batch = {"real": real, "noise_d": mine(draws["noise_d"]), "noise_g": mine(draws["noise_g"])}
     if classes:
         fake = mine(draws["fake_classes"], axis=1)
-        batch["classes_real"] = tf.one_hot(tf.gather(labels, chosen), classes)
+        batch["classes_real"] = tf.one_hot(images.labels(labels, chosen), classes)
         batch["classes_d"] = tf.one_hot(fake[0], classes)
         batch["classes_g"] = tf.one_hot(fake[1], classes)
     return {name: tf.reshape(value, [local, per_replica, *value.shape[1:]]) for name, value in batch.items()}
@@ -132,8 +151,8 @@ class InGraphBatches:
     """
 
     def __init__(self, x_train: np.ndarray, y_train: np.ndarray, seed: int, batch_size: int, latent_dim: int,
-                 classes: int | None, replicas: int = 1):
-        self.images = ImageRows(x_train)
+                 classes: int | None, replicas: int = 1, stack: int = 1):
+        self.images, self.stack = ImageRows(x_train, stack), stack
         with tf.device("/cpu:0"):
             self.labels = tf.constant(np.asarray(y_train, np.int64))
         self.seed, self.count, self.batch_size, self.latent_dim = seed, len(x_train), batch_size, latent_dim
@@ -141,13 +160,14 @@ class InGraphBatches:
 
     def replica_slice(self, iteration, replica) -> dict:
         """Replica ``replica``'s slice of iteration ``iteration``'s global batch (tensors)."""
-        draws = global_batch(self.seed, iteration, self.count, self.batch_size, self.latent_dim, self.classes)
+        draws = global_batch(self.seed, iteration, self.count, self.batch_size, self.latent_dim, self.classes,
+                             self.stack)
         batch = replica_batches(draws, self.images, self.labels, replica, 1, self.per_replica, self.classes)
         return {name: value[0] for name, value in batch.items()}
 
 
 def batch_stream(strategy, x_train: np.ndarray, y_train: np.ndarray, seed: int, start: int, stop: int,
-                 batch_size: int, latent_dim: int, classes: int | None):
+                 batch_size: int, latent_dim: int, classes: int | None, stack: int = 1):
     """An iterator over iterations ``start + 1`` .. ``stop``: each element one global batch, distributed.
 
     Under the default strategy an element is a dict of tensors; under a distributed
@@ -159,10 +179,10 @@ def batch_stream(strategy, x_train: np.ndarray, y_train: np.ndarray, seed: int, 
     def pipeline(context: tf.distribute.InputContext) -> tf.data.Dataset:
         local = replicas // context.num_input_pipelines
         first = context.input_pipeline_id * local
-        images, labels = ImageRows(x_train), tf.constant(np.asarray(y_train, np.int64))
+        images, labels = ImageRows(x_train, stack), tf.constant(np.asarray(y_train, np.int64))
 
         def batches(iteration):
-            draws = global_batch(seed, iteration, len(x_train), batch_size, latent_dim, classes)
+            draws = global_batch(seed, iteration, len(x_train), batch_size, latent_dim, classes, stack)
             return replica_batches(draws, images, labels, first, local, per_replica, classes)
 
         options = tf.data.Options()

@@ -9,7 +9,7 @@ The loop compiles as many iterations per call as it can before the next iteratio
 hook is due at, so a new periodic output is one new class here and one line in
 :func:`run_hooks`.
 
-Lazy imports: the evaluator (:mod:`gan_keras.scoring.evaluator`) in the pick, and
+Lazy imports: the rulers (:mod:`gan_keras.scoring.rulers`) in the pick, and
 :mod:`gan_keras.training.tensorboard_log` when a run writes TensorBoard logs.
 """
 
@@ -103,7 +103,8 @@ class LogRow(Hook):
 
 class Pick(Hook):
     """--sample-from better, at the last iteration: generator.keras becomes whichever of the average and the
-    raw G scores better on 10,000 samples by the shipped evaluator."""
+    raw G scores better (the lower FD) by the data's ruler (:mod:`gan_keras.scoring.rulers`), on 10,000 samples
+    each (2,000 with InceptionV3); the average where no ruler knows the data, which the run says."""
 
     interval = None
 
@@ -111,24 +112,26 @@ class Pick(Hook):
         self.context = context
 
     def __call__(self, moment: Moment) -> None:
-        from gan_keras.scoring.evaluator import DEFAULT_SAMPLES, shipped_evaluator
+        from gan_keras.scoring.inception import keras_cache_weights
+        from gan_keras.scoring.rulers import pick_samples, ruler_for
 
         state = self.context.state
         self.context.bar.close()  # the pick prints, and its scoring is not training time
-        evaluator = state.evaluator or shipped_evaluator(state.dataset)
+        evaluator = state.evaluator or ruler_for(state.dataset)
         if evaluator is None:
-            print("no shipped evaluator knows this data: generator.keras is the averaged generator", flush=True)
+            print(f"no ruler knows this data (no shipped classifier for it, no InceptionV3 weights in "
+                  f"{keras_cache_weights()}): generator.keras is the averaged generator", flush=True)
             return
-        print(f"choosing generator.keras: scoring the average and the raw G on {DEFAULT_SAMPLES:,} samples each",
-              flush=True)
+        samples = pick_samples(evaluator)
+        print(f"choosing generator.keras: scoring the average and the raw G on {samples:,} samples each", flush=True)
         models = state.models
-        scores = {name: state.score(model, DEFAULT_SAMPLES, evaluator)
+        scores = {name: state.score(model, samples, evaluator)
                   for name, model in (("average", models.sampled), ("raw", models.generator))}
-        picked = state.outputs.record_pick(moment.iteration, evaluator.version, DEFAULT_SAMPLES, {
+        picked = state.outputs.record_pick(moment.iteration, evaluator.version, samples, {
             name: {"frechet_distance": value.frechet_distance, "inception_score": value.inception_score}
             for name, value in scores.items()})
         print(f"generator.keras is the {picked} generator (FD of the average {scores['average'].frechet_distance:.2f}, "
-              f"of the raw G {scores['raw'].frechet_distance:.2f}; {evaluator.version}, {DEFAULT_SAMPLES:,} samples)",
+              f"of the raw G {scores['raw'].frechet_distance:.2f}; {evaluator.version}, {samples:,} samples)",
               flush=True)
 
 

@@ -50,7 +50,7 @@ def train(asked: TrainConfig, show_progress: bool = True) -> str:
         chief = is_chief(asked.strategy)
         if chief:
             choose_run_dir(asked.out, create=False)  # a bad --out is refused before anything slow
-        dataset = load_dataset(asked.dataset, asked.data, image_request(asked))
+        dataset = load_dataset(asked.dataset, asked.data, image_request(asked), show_progress)
         print(f"data: {dataset.describe()}", flush=True)
         run_dir = choose_run_dir(asked.out) if chief else worker_folder()
         strategy = make_strategy(asked.strategy, asked.devices, asked.cluster_timeout)
@@ -86,7 +86,7 @@ def resume(run_dir: str, epochs: int | None = None, data: str | None = None, sho
         validate(asked)  # what the command line changed
         chief = is_chief(asked.strategy)
         with RunLock(run_dir) if chief else contextlib.nullcontext():
-            dataset = recorded_data(run_dir, asked, image_request(asked))
+            dataset = recorded_data(run_dir, asked, image_request(asked), show_progress)
             print(f"data: {dataset.describe()}", flush=True)
             strategy = make_strategy(asked.strategy, asked.devices, asked.cluster_timeout)
             state = RunState(resolve(asked, strategy, asked.out, dataset, resumed=True), dataset, strategy, run_dir)

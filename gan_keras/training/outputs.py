@@ -147,9 +147,12 @@ def grid_shape(classes: int | None) -> tuple[int, int]:
     return (min(classes, CLASS_GRID_ROWS), CLASS_GRID_COLS) if classes else (GRID_ROWS, GRID_COLS)
 
 
-def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool) -> np.ndarray:
-    """Training images for the real grid: a fixed random choice, or ``cols`` of each class per row."""
+def real_grid_indices(labels: np.ndarray, rows: int, cols: int, by_class: bool, stack: int = 1) -> np.ndarray:
+    """Training images for the real grid: a fixed random choice, or ``cols`` of each class per row; stacked
+    (Stacked MNIST), ``stack`` random training images for each."""
     rng = np.random.default_rng(0)
+    if stack > 1:
+        return rng.choice(len(labels), (rows * cols, stack))
     if not by_class:
         return rng.choice(len(labels), rows * cols)
     return np.concatenate([rng.choice(np.flatnonzero(labels == row), cols) if np.any(labels == row)

@@ -45,9 +45,13 @@ class RunState:
         self.clock = ScoringClock()
         self.evaluator = None
         if config.eval_interval:
-            from gan_keras.scoring.evaluator import Evaluator
+            from gan_keras.scoring.rulers import ruler_for
 
-            self.evaluator = Evaluator(dataset, train_classifier=True)  # asked for scores: train one if needed
+            self.evaluator = ruler_for(dataset, train_classifier=True, verbose=1, memorization=True)  # may train one
+            if self.evaluator is None:
+                raise UsageError(f"--eval-interval: no ruler knows {dataset.source} (no shipped classifier for it, no "
+                                 f"labels to train one on, no InceptionV3 weights in Keras's cache: see "
+                                 f"python -m gan_keras.evaluate --help, --inception)")
 
     def _build(self, replicas: int) -> None:
         """The models, the step for --loop, and the writers of grids and models."""
@@ -59,14 +63,16 @@ class RunState:
         config, dataset = self.config, self.dataset
         self.models = build_run_models(config, self.classes, self.strategy)
         in_graph = None if config.loop == "notebook" else InGraphBatches(
-            dataset.x_train, dataset.y_train, config.seed, config.batch_size, config.latent_dim, self.classes, replicas)
+            dataset.x_train, dataset.y_train, config.seed, config.batch_size, config.latent_dim, self.classes, replicas,
+            dataset.stack)
         self.step = make_step(config.loop, self.models, config.batch_size, self.strategy, in_graph)
         if replicas > 1 or config.strategy != "default":
             print(f"strategy: {config.strategy}, {replicas} replicas of {config.batch_size // replicas} images "
                   f"each", flush=True)
         rows, cols = grid_shape(self.classes)
         fixed_classes = one_hot(np.arange(rows * cols) // cols, self.classes) if self.classes else None
-        real = scale_images(dataset.x_train[real_grid_indices(dataset.y_train, rows, cols, self.classes is not None)])
+        real = scale_images(dataset.images(real_grid_indices(dataset.y_train, rows, cols, self.classes is not None,
+                                                             dataset.stack)))
         self.outputs = RunOutputs(self.run_dir or "", self.models, rows, cols, fixed_classes,
                                   tile(to_uint8(real), rows, cols), config.sample_from)
         self.fixed_noise = self.rng.normal(size=(rows * cols, config.latent_dim)).astype(np.float32)
@@ -88,7 +94,7 @@ class RunState:
 
         config, dataset = self.config, self.dataset
         return batch_stream(self.strategy, dataset.x_train, dataset.y_train, config.seed, start, config.epochs,
-                            config.batch_size, config.latent_dim, self.classes)
+                            config.batch_size, config.latent_dim, self.classes, dataset.stack)
 
     def _attach(self, run_dir: str) -> None:
         self.run_dir = self.outputs.run_dir = run_dir
