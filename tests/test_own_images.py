@@ -96,3 +96,14 @@ def test_the_saved_colour_generator_loads_without_gan_keras_and_draws_in_range(t
                             text=True, timeout=300, cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": ""})
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip().splitlines()[-1] == "(3, 64, 64, 3) True True"
+
+
+@pytest.mark.parametrize("options", [["--strategy", "mirrored", "--devices", "CPU:0,CPU:1"], ["--loop", "notebook"],
+                                     ["--mixed-precision", "bf16"], ["--recipe", "ttur", "--mixed-precision", "none"]],
+                         ids=["mirrored", "notebook-loop", "bf16", "ttur-float32"])
+def test_colour_pictures_train_on_every_strategy_loop_precision_and_recipe(tmp_path, shapes_folder, options):
+    run_dir = tmp_path / "run"
+    result = run_script("train.py", "--data", shapes_folder, "--image-size", "32", "--epochs", "2", "--out",
+                        str(run_dir), *QUICK, *options)
+    assert result.returncode == 0, result.stderr
+    assert (run_dir / "generator.keras").exists() and (run_dir / "checkpoints" / "ckpt_0000002.npz").exists()

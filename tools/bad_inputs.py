@@ -58,8 +58,8 @@ def make_files(folder: str) -> dict[str, str]:
         handle.write("x_train,y_train\n1,2\n")
     with open(paths["random.npz"], "wb") as handle:
         handle.write(np.random.default_rng(1).bytes(4000))
-    np.savez(paths["wrong_shape.npz"], x_train=np.zeros((10, 32, 32), np.uint8), y_train=np.zeros(10, np.uint8),
-             x_test=np.zeros((10, 32, 32), np.uint8), y_test=np.zeros(10, np.uint8))
+    np.savez(paths["wrong_shape.npz"], x_train=np.zeros((10, 32, 32, 2), np.uint8), y_train=np.zeros(10, np.uint8),
+             x_test=np.zeros((10, 32, 32, 2), np.uint8), y_test=np.zeros(10, np.uint8))
     np.savez(paths["float.npz"], x_train=x[:10].astype(np.float32), y_train=y[:10], x_test=x[:10], y_test=y[:10])
     np.savez(paths["missing_keys.npz"], x_train=x[:10])
     np.savez(paths["pickled.npz"], x_train=np.array([object()], dtype=object), y_train=y[:1], x_test=x[:1],
@@ -164,7 +164,7 @@ def cases(p: dict[str, str], folder: str) -> list[Case]:
              "not_a_folder_of_idx"),
         Case("a text file as .npz", "train.py", ["--data", p["text.npz"], "--out", new], "text.npz"),
         Case("random bytes as .npz", "train.py", ["--data", p["random.npz"], "--out", new], "random.npz"),
-        Case("images of the wrong shape", "train.py", ["--data", p["wrong_shape.npz"], "--out", new], "28"),
+        Case("images of two channels", "train.py", ["--data", p["wrong_shape.npz"], "--out", new], "wrong_shape.npz"),
         Case("float images", "train.py", ["--data", p["float.npz"], "--out", new], "float.npz"),
         Case("arrays missing", "train.py", ["--data", p["missing_keys.npz"], "--out", new], "y_train"),
         Case("pickled object arrays", "train.py", ["--data", p["pickled.npz"], "--out", new], "pickled.npz"),
@@ -226,7 +226,7 @@ def cases(p: dict[str, str], folder: str) -> list[Case]:
         Case("--samples 5", "evaluate.py", [generator, "--samples", "5"], "--samples"),
         Case("a run with a broken config.json", "evaluate.py", [p["bad_config"]], "config.json"),
         Case("a corrupt generator", "evaluate.py", [p["corrupt.keras"], "--data", p["small.npz"]], "corrupt.keras"),
-        Case("data no shipped evaluator knows", "evaluate.py", [generator, "--data", p["small.npz"]],
+        Case("data no ruler knows", "evaluate.py", [generator, "--data", p["small.npz"]],
              "--train-classifier"),
         Case("a file as the cache folder", "evaluate.py", [generator, "--data", p["small.npz"], "--train-classifier",
                                                            "--samples", "200"], "GAN_KERAS_CACHE",

@@ -17,6 +17,7 @@ stopped and continued. Time per iteration is measured apart, with every arm in o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -32,6 +33,7 @@ SEEDS = (7, 8, 9)
 BATCH_64_ITERATIONS = 1570  # batch 64 takes 1.92x batch 32's time per iteration (bf16, Zen 4): equal wall time
 
 TTUR = ["--d-lr", "8e-4", "--g-lr", "4e-4", "--d-dropout", "0"]  # --recipe ttur's knobs, given one by one
+STACKED = ["--dataset", "stacked_mnist"]
 # name: (what it changes, train.py options, iterations)
 ARMS = {
     "notebook": ("the notebook's recipe", [], ITERATIONS),
@@ -73,9 +75,15 @@ ARMS = {
     # the conditional DCGAN
     "notebook-conditional": ("the notebook's recipe, conditional", ["--conditional"], ITERATIONS),
     "ttur-conditional": ("`--recipe ttur`, conditional", [*TTUR, "--conditional"], ITERATIONS),
+    # Stacked MNIST (1,000 modes) beside plain MNIST, at 3,000 and 10,000 iterations
+    "stacked-notebook": ("the notebook's recipe, Stacked MNIST", STACKED, ITERATIONS),
+    "stacked-ttur": ("`--recipe ttur`, Stacked MNIST", [*TTUR, *STACKED], ITERATIONS),
+    "stacked-ttur-10k": ("`--recipe ttur`, Stacked MNIST", [*TTUR, *STACKED], 10_000),
+    "ttur-10k": ("`--recipe ttur`, plain MNIST", TTUR, 10_000),
 }
 STAGES = {"single": list(ARMS)[:12], "combined": list(ARMS)[12:22], "long": ["notebook-20k", "ttur-20k"],
-          "conditional": ["notebook-conditional", "ttur-conditional"]}
+          "conditional": ["notebook-conditional", "ttur-conditional"],
+          "stacked": ["stacked-notebook", "stacked-ttur", "stacked-ttur-10k", "ttur-10k"]}
 
 
 def run_folder(out: str, arm: str, seed: int) -> str:
@@ -103,13 +111,16 @@ def train(arm: str, seed: int, data: str, out: str) -> None:
         raise SystemExit(f"{arm}, seed {seed} failed (exit {result.returncode})")
     print("  " + result.stdout.strip().splitlines()[-1], flush=True)
     record = {"arm": arm, "seed": seed, "wall_seconds": elapsed, "stdout": result.stdout}
-    if "--conditional" in ARMS[arm][1]:  # the conditional accuracy of generator.keras, by the evaluate command
+    if "--conditional" in ARMS[arm][1] or "stacked_mnist" in ARMS[arm][1]:  # generator.keras by the evaluate command
         scores = os.path.join(folder, "evaluate.json")
         subprocess.run([sys.executable, os.path.join(ROOT, "evaluate.py"), folder, "--json", scores, "--force"],
                        check=True, capture_output=True, cwd=ROOT)
         with open(scores) as handle:
             by_ruler = json.load(handle)  # {ruler: {what was scored: scores}}
-            record["conditional_accuracy"] = next(iter(next(iter(by_ruler.values())).values()))["conditional_accuracy"]
+        scored = next(iter(next(iter(by_ruler.values())).values()))
+        record["conditional_accuracy"] = scored["conditional_accuracy"]
+        record["stacked"] = scored["extra"] if scored.get("extra") else None
+        record["frechet_distance"] = scored["frechet_distance"]
     with open(os.path.join(folder, "study.json"), "w") as handle:
         json.dump(record, handle, indent=1)
 
@@ -171,6 +182,38 @@ def report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float
     return "\n".join(lines)
 
 
+def stacked_report(out: str, arms: list[str], seeds: list[int], timings: dict[str, float] | None = None) -> str:
+    """A markdown table of the Stacked MNIST arms (and plain MNIST's): each seed's modes covered, KL from uniform and
+    mean channel FD of generator.keras on 26,000 samples (plain MNIST: its FD on 10,000), and their medians."""
+    lines = [f"| arm | what | iterations | modes, seeds {', '.join(map(str, seeds))} | KL | FD (mean of the channels) "
+             "| median modes | median KL | median FD | ms/it |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for arm in arms:
+        found = []
+        for seed in seeds:
+            path = os.path.join(run_folder(out, arm, seed), "study.json")
+            record = json.load(open(path)) if os.path.exists(path) else None
+            if record is not None and "frechet_distance" not in record:
+                record["frechet_distance"] = (scores(out, arm, seed) or {}).get("picked")
+            found.append(record)
+        if not any(found):
+            continue
+        stacked = [(f or {}).get("stacked") or {} for f in found]
+        modes = " / ".join(str(s.get("modes_covered", "-")) for s in stacked)
+        kl = " / ".join(f"{s['kl_from_uniform']:.3f}" if s else "-" for s in stacked)
+        fd = " / ".join("-" if f is None or f["frechet_distance"] is None else f"{f['frechet_distance']:.1f}"
+                        for f in found)
+        medians = ["-", "-", "-"]
+        if all(found):
+            if all(stacked):
+                medians[:2] = [f"{statistics.median(s['modes_covered'] for s in stacked):.0f}",
+                               f"{statistics.median(s['kl_from_uniform'] for s in stacked):.3f}"]
+            medians[2] = f"{statistics.median(f['frechet_distance'] for f in found):.1f}"
+        ms = f"{timings[arm]:.1f}" if timings and arm in timings else "-"
+        lines.append(f"| {arm} | {ARMS[arm][0]} | {ARMS[arm][2]:,} | {modes} | {kl} | {fd} | {' | '.join(medians)} | "
+                     f"{ms} |")
+    return "\n".join(lines)
+
+
 def time_arms(arms: list[str], data: str, blocks: int = 7, iterations: int = 20) -> dict[str, float]:
     """Median ms per iteration of each arm's training step as train.py builds it, every arm in this one
     process, their timed blocks taken in turn (so a slow spell of the machine hits them alike)."""
@@ -181,21 +224,23 @@ def time_arms(arms: list[str], data: str, blocks: int = 7, iterations: int = 20)
 
     from gan_keras.cli import train_parser
     from gan_keras.data import load_dataset
-    from gan_keras.defaults import config_from_namespace
     from gan_keras.machine_choices import settle_for_this_machine
+    from gan_keras.settings import asked_from_arguments, with_family_and_recipe
     from gan_keras.training.batches import InGraphBatches
     from gan_keras.training.gan import build_run_models
     from gan_keras.training.run_state import make_step
 
-    images = load_dataset("mnist", data).x_train
     steps, times = {}, {arm: [] for arm in arms}
     for arm in arms:
-        config = config_from_namespace(train_parser().parse_args(["--seed", "0", *ARMS[arm][1]]))
-        settle_for_this_machine(config)
+        asked = with_family_and_recipe(asked_from_arguments(train_parser().parse_args(["--seed", "0",
+                                                                                        *ARMS[arm][1]])))
+        dataset = load_dataset(asked.dataset, data)
+        size, _, channels = dataset.image_shape
+        config = settle_for_this_machine(dataclasses.replace(asked, image_size=size, channels=channels))
         keras.utils.set_random_seed(0)
         models = build_run_models(config, None)
-        batches = InGraphBatches(images, np.zeros(len(images), np.int64), 0, config.batch_size,
-                                 config.latent_dim, None)
+        batches = InGraphBatches(dataset.x_train, np.zeros(len(dataset.x_train), np.int64), 0, config.batch_size,
+                                 config.latent_dim, None, stack=dataset.stack)
         steps[arm] = make_step("fast", models, config.batch_size, batches=batches)
         steps[arm].run_in_calls(1, 10, 10)  # traced and warm
     for block in range(blocks):
@@ -246,7 +291,12 @@ def main() -> None:
     elif args.timings:
         with open(args.timings) as handle:
             timings = json.load(handle)["ms_per_iteration"]
-    print(report(args.out, arms, args.seeds, timings))
+    stacked = [arm for arm in arms if arm in STAGES["stacked"]]
+    if stacked:
+        print(stacked_report(args.out, stacked, args.seeds, timings))
+    others = [arm for arm in arms if arm not in stacked]
+    if others:
+        print(report(args.out, others, args.seeds, timings))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ background colour; any mode (L, LA, P, RGB, RGBA, CMYK, 16-bit) becomes grayscal
 laid on the background colour. Reading happens in two passes: the headers first (sizes and modes: what
 the default size and channels are), then the pixels (:func:`read_picture`).
 
-Lazy imports: none; Pillow is imported with this module, which only data preparation imports.
 """
 
 from __future__ import annotations

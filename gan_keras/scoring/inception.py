@@ -1,7 +1,8 @@
 """A ruler for any images: the pool features of Keras's InceptionV3 at 299x299, their FD (FID's formula) and KID.
 
 No package ships InceptionV3's weights. They come from Keras's own download (ImageNet's, kept in Keras's
-cache: ``~/.keras/models/``, or ``$KERAS_HOME/models/``) when online, or from a file the user names: any
+cache: ``~/.keras/models/``, or ``$KERAS_HOME/models/``) when online, or from a file the user names
+(``--inception-weights``, or ``$GAN_KERAS_INCEPTION_WEIGHTS`` for training runs): any
 file ``keras.applications.InceptionV3(include_top=False, weights=FILE)`` loads, Keras's own
 ``inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`` or a ``.weights.h5``. The SHA-256 of the
 weights is part of the ruler's name (``inception-v3-keras-<first 8 hex digits>``), so that scores made
@@ -30,6 +31,7 @@ from gan_keras.scoring.classifier import file_sha256
 from gan_keras.scoring.evaluator import Scores
 
 WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"  # Keras's name for them
+WEIGHTS_VARIABLE = "GAN_KERAS_INCEPTION_WEIGHTS"  # a weights file of the user's, for runs (and evaluate) offline
 INPUT_SIDE = 299
 BATCH = 50
 REAL_IMAGES = 10_000
@@ -46,13 +48,22 @@ def keras_cache_weights() -> str:
     return os.path.join(home, "models", WEIGHTS_FILE)
 
 
+def installed_weights() -> str | None:
+    """Weights present without a download: ``$GAN_KERAS_INCEPTION_WEIGHTS`` (a file of the user's, for runs
+    offline), else Keras's cached copy; None where there are none."""
+    named = os.environ.get(WEIGHTS_VARIABLE)
+    if named:
+        return regular_file(named, f"weights file (${WEIGHTS_VARIABLE})")
+    return keras_cache_weights() if os.path.isfile(keras_cache_weights()) else None
+
+
 def find_weights(given: str | None = None, download: bool = True) -> str:
-    """The weights file to score with: ``given``, else Keras's cached copy, else (``download``) Keras's download;
-    else one line saying how to get them."""
+    """The weights file to score with: ``given``, else those installed (:func:`installed_weights`), else
+    (``download``) Keras's download; else one line saying how to get them."""
     if given is not None:
         return regular_file(given, "weights file")
-    if os.path.isfile(keras_cache_weights()):
-        return keras_cache_weights()
+    if installed_weights():
+        return installed_weights()
     if download:
         import keras
 
@@ -67,7 +78,7 @@ def find_weights(given: str | None = None, download: bool = True) -> str:
             socket.setdefaulttimeout(previous)
     raise InceptionError(f"no InceptionV3 weights to score with: online, --inception downloads Keras's (ImageNet's, "
                          f"92 MB) into {os.path.dirname(keras_cache_weights())}; offline, copy {WEIGHTS_FILE} "
-                         f"there, or give --inception-weights FILE")
+                         f"there, give --inception-weights FILE, or set {WEIGHTS_VARIABLE}=FILE")
 
 
 def ruler_name(weights: str) -> str:

@@ -68,7 +68,8 @@ class ImageRows:
         if self.stack == 1:
             return rows
         height, width = self.shape[:2]
-        return tf.transpose(tf.reshape(rows, [-1, self.stack, height, width]), [0, 2, 3, 1])
+        stacked = tf.reshape(tf.cast(rows, tf.int32), [-1, self.stack, height, width])  # oneDNN transposes no uint8
+        return tf.cast(tf.transpose(stacked, [0, 2, 3, 1]), tf.uint8)
 
     def labels(self, labels, indices):
         """The classes of ``indices``' images: a stacked image's digits read as one number (Stacked MNIST's 1,000

@@ -120,7 +120,8 @@ class Pick(Hook):
         evaluator = state.evaluator or ruler_for(state.dataset)
         if evaluator is None:
             print(f"no ruler knows this data (no shipped classifier for it, no InceptionV3 weights in "
-                  f"{keras_cache_weights()}): generator.keras is the averaged generator", flush=True)
+                  f"{keras_cache_weights()} or $GAN_KERAS_INCEPTION_WEIGHTS): generator.keras is the averaged "
+                  f"generator", flush=True)
             return
         samples = pick_samples(evaluator)
         print(f"choosing generator.keras: scoring the average and the raw G on {samples:,} samples each", flush=True)
