@@ -264,7 +264,8 @@ def read_run_record(run_dir: str) -> dict:
 def resumable_record(run_dir: str) -> dict:
     """The config.json of a run that can be resumed (refused in one line where ``run_dir`` is none)."""
     if not os.path.isdir(run_dir):
-        raise UsageError(f"cannot resume {run_dir}: no such folder")
+        what = "it is not a folder" if os.path.lexists(run_dir) else "no such folder"
+        raise UsageError(f"cannot resume {run_dir}: {what}")
     if not os.path.isdir(os.path.join(run_dir, "checkpoints")):
         raise UsageError(f"cannot resume {run_dir}: not a run folder (no {CONFIG_FILE} and checkpoints/)")
     return read_run_record(run_dir)

@@ -90,7 +90,7 @@ def _checked_value(field: dataclasses.Field, value, path: str):
                               "float": "a number", "None": "null"}[kind] for kind in kinds)
         raise DataError(f'{path}: "{field.name}" must be {wanted}, got {value!r}')
     if choices and value not in choices:
-        raise DataError(f'{path}: "{field.name}" must be one of {", ".join(choices)}, got {value!r}')
+        raise DataError(f'{path}: "{field.name}" must be one of {", ".join(map(str, choices))}, got {value!r}')
     return float(value) if kinds[0] == "float" else value
 
 

@@ -33,7 +33,7 @@ CLASSES = 10 if CONDITIONAL else None
 BATCH = 16
 
 rng = np.random.default_rng(0)
-x_train = rng.integers(0, 256, (200, 28, 28), dtype=np.uint8)
+x_train = rng.integers(0, 256, (200, 28, 28, 1), dtype=np.uint8)  # as the data package hands them over
 y_train = rng.integers(0, 10, 200)
 
 

@@ -116,10 +116,17 @@ def test_sample_and_evaluate_under_jax_match_tensorflow(generators, small_mnist,
                              small_mnist, "--json", str(tensorflow_scores)], capture_output=True, text=True,
                             timeout=600, cwd=ROOT, env={**os.environ, "GAN_KERAS_CACHE": str(cache)})
     assert result.returncode == 0, result.stderr[-2000:]
-    on_jax = next(iter(json.loads((tmp_path / "scores.json").read_text()).values()))
-    on_tensorflow = next(iter(json.loads(tensorflow_scores.read_text()).values()))
+    on_jax = only_scores(tmp_path / "scores.json")
+    on_tensorflow = only_scores(tensorflow_scores)
     assert on_jax["frechet_distance"] == pytest.approx(on_tensorflow["frechet_distance"], rel=1e-3)
     assert on_jax["inception_score"] == pytest.approx(on_tensorflow["inception_score"], rel=1e-3)
+
+
+def only_scores(path) -> dict:
+    """The one generator's scores in an evaluate --json file: {ruler: {generator: scores}}."""
+    (by_generator,) = json.loads(path.read_text()).values()
+    (scores,) = by_generator.values()
+    return scores
 
 
 def test_training_on_another_backend_is_one_clear_line(small_mnist, tmp_path):

@@ -95,7 +95,7 @@ def test_class_options_refuse_nonsense(conditional_run, trained_run, tmp_path):
     out = str(tmp_path / "x.png")
     for generator, args, message in (
         (os.path.join(trained_run, "generator.keras"), ["--digit", "3"], "not a conditional generator"),
-        (str(conditional_run / "generator.keras"), ["--digit", "10"], "--digit must be between 0 and 9"),
+        (str(conditional_run / "generator.keras"), ["--digit", "10"], "--digit 10: this generator's classes are 0, 1, 2"),
         (str(conditional_run / "generator.keras"), ["--interpolate"], "give --out a .gif"),
         (str(conditional_run / "generator.keras"), ["--digit", "1", "--per-class"], "not allowed with"),
     ):

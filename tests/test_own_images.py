@@ -36,16 +36,19 @@ def shapes_folder(tmp_path_factory) -> str:
 @pytest.mark.parametrize("size", [32, 64])
 @pytest.mark.parametrize("model", ["dcgan", "mlp", "mlp-bn", "fc"])
 def test_every_family_trains_on_colour_pictures(tmp_path, shapes_folder, model, size):
+    """train.py's own path, in this process (TensorFlow loaded once for all eight)."""
+    import keras
+
+    from gan_keras.defaults import TrainConfig
+    from gan_keras.training import loop
+
     run_dir = tmp_path / "run"
-    result = run_script("train.py", "--data", shapes_folder, "--image-size", str(size), "--model", model,
-                        "--epochs", "2", "--save-interval", "2", "--out", str(run_dir), *QUICK)
-    assert result.returncode == 0, result.stderr
+    loop.train(TrainConfig(data=shapes_folder, image_size=size, model=model, epochs=2, save_interval=2, batch_size=8,
+                           out=str(run_dir), no_tensorboard=True, seed=1), show_progress=False)
     with Image.open(run_dir / "grid_0000002.png") as grid:
         assert grid.mode == "RGB"
     arguments = json.loads((run_dir / "config.json").read_text())["arguments"]
     assert (arguments["image_size"], arguments["channels"]) == (size, 3)
-    import keras
-
     generator = keras.saving.load_model(run_dir / "generator.keras")
     assert generator.output_shape == (None, size, size, 3)
 

@@ -156,8 +156,7 @@ def test_unreadable_files_of_every_kind_are_skipped_and_named(tmp_path):
 
 @pytest.mark.parametrize("make, says", [
     (lambda folder: None, "holds no files to read pictures from"),
-    (lambda folder: (folder / "a.txt").write_text("no"), "holds no picture that can be read: 1 files, the first "
-                                                          "a.txt"),
+    (lambda folder: (folder / "a.txt").write_text("no"), "holds no picture that can be read: 1 file, a.txt"),
 ])
 def test_a_folder_without_pictures_is_refused_naming_it(tmp_path, make, says):
     folder = tmp_path / "empty"

@@ -187,3 +187,11 @@ def test_a_rewind_past_the_best_snapshot_removes_it_with_the_iterations_undone(t
     outputs.forget_best_after(20)
     assert not (tmp_path / "best.json").exists() and not (tmp_path / "generator_best.keras").exists()
     assert outputs.best == {}
+
+
+def test_a_config_json_value_off_a_list_of_numbers_is_named(tmp_path):
+    from gan_keras.errors import DataError
+    from gan_keras.settings import asked_from_record
+
+    with pytest.raises(DataError, match='"image_size" must be one of 28, 32, 64, 128, got 48'):
+        asked_from_record({"image_size": 48}, str(tmp_path / "config.json"))

@@ -166,7 +166,7 @@ def test_an_unwritable_output_is_named_not_its_temporary_file(tmp_path, trained_
     out = blocker / "samples.png"
     result = run_script("sample.py", os.path.join(trained_run, "generator.keras"), "--out", str(out))
     assert result.returncode == 1
-    assert result.stderr.strip() == f"sample.py: error: {out}: Not a directory"
+    assert result.stderr.strip() == f"sample.py: error: cannot write {out}: Not a directory; earlier files are untouched"
 
 
 def test_a_full_disk_during_start_up_names_the_file_and_leaves_no_folder(tmp_path, small_mnist, monkeypatch):

@@ -113,3 +113,17 @@ def test_a_form_refuses_the_layers_it_does_not_compute_and_they_keep_keras_s(for
     assert form not in eligible_forms(keras.layers.Conv2DTranspose(**settings))
     with pytest.raises(ValueError, match="is for .* layers only"):
         FORMS[form](**settings)
+
+
+@pytest.mark.parametrize("image_shape, to_image", [((28, 28, 1), "TapSumConv2DTranspose"),
+                                                   ((64, 64, 3), "Conv2DTranspose")])
+def test_a_form_not_measured_faster_at_a_shape_steps_aside_for_keras_s_layer(image_shape, to_image):
+    """The tap sum computes three channels exactly, but oneDNN's own layer is the faster there: G's output layer
+    keeps Keras's at 64x64x3; every upsampling layer takes its form at every size."""
+    from gan_keras.training.gan import build_gan
+
+    generator = build_gan(16, image_shape=image_shape, training_forms=("tap_sum", "fused_norm", "matmul_kernel_grad"))
+    layers = {layer.name: type(layer).__name__ for layer in generator.generator.layers}
+    assert layers["to_image"] == to_image
+    assert all(kind == "MatmulKernelGradConv2DTranspose" for name, kind in layers.items()
+               if name.startswith("up_") and not name.endswith(("_bn", "_leaky_relu")))

@@ -129,7 +129,7 @@ class KerasIoGAN:
         dataset = (tf.data.Dataset.from_tensor_slices(np.asarray(images_uint8))
                    .map(lambda image: tf.cast(image, tf.float32) / 127.5 - 1.0)
                    .shuffle(1024).batch(batch_size, drop_remainder=True).repeat().prefetch(32))
-        return lambda n: self.gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0)
+        return lambda n: self.gan.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0, shuffle=False)  # shuffled above
 
 
 def prepare_variant(variant: Variant, images_uint8, args) -> dict:

@@ -199,8 +199,8 @@ def _load_pictures(path: str, request: ImageRequest, progress: bool) -> Dataset:
     headers, skipped = _scan(source, progress)
     if not headers:
         first, why = skipped[0]
-        raise DataError(f"{path} holds no picture that can be read: {len(skipped):,} files, the first "
-                        f"{pictures.printable(first)}: {why}")
+        files = f"{len(skipped):,} files, the first" if len(skipped) > 1 else "1 file,"
+        raise DataError(f"{path} holds no picture that can be read: {files} {pictures.printable(first)}: {why}")
     size, channels, notes = pictures.chosen_shape(headers, request)
     for note in notes:
         print(f"note: {note}", flush=True)
