@@ -2,9 +2,7 @@
 and the refusals, each one line."""
 
 import io
-import json
 import os
-import shutil
 import zipfile
 
 import numpy as np
