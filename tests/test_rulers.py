@@ -60,8 +60,10 @@ def test_kid_against_a_hand_computation_on_tiny_features():
     across = sum(kernel(a[i], b[j]) for i in range(m) for j in range(m)) / (m * m)
     kid, spread = metrics.kernel_inception_distance(a, b, subsets=5, subset_size=10)
     assert kid == pytest.approx(within_a + within_b - 2 * across) and spread == pytest.approx(0.0, abs=1e-12)
+    # a set against itself: unbiased, so not 0 but the within-set mean less the mean over all pairs
     same, _ = metrics.kernel_inception_distance(a, a, subsets=3)
-    assert same == pytest.approx(0.0, abs=1e-12)
+    across_itself = sum(kernel(a[i], a[j]) for i in range(m) for j in range(m)) / (m * m)
+    assert same == pytest.approx(2 * within_a - 2 * across_itself) and same < 0
 
 
 def test_the_stacked_ruler_counts_modes_and_each_channel_s_fd(stacked, small_mnist, monkeypatch):
