@@ -85,6 +85,20 @@ def test_the_stacked_ruler_counts_modes_and_each_channel_s_fd(stacked, small_mni
     assert "modes 1 of 1,000" in collapsed.line() and "KL 6.908" in collapsed.line()
 
 
+def test_stacked_calibration_stacks_independent_digits(stacked, small_mnist, monkeypatch):
+    from gan_keras.scoring import classifier
+    from gan_keras.scoring.evaluator import calibration_sets
+    from gan_keras.scoring.rulers import ruler_for
+
+    monkeypatch.setattr(classifier, "SHIPPED", (shipped_mnist_entry(small_mnist),))
+    ruler = ruler_for(stacked)
+    sets = calibration_sets(stacked, 400)
+    assert all(images.shape == (400, 28, 28, 3) for images in sets.values())
+    real, noise, collapse = (ruler.score(images) for images in sets.values())
+    assert real.extra["modes_covered"] > 250  # three independent digits, not one digit in three channels
+    assert collapse.extra["modes_covered"] == 1 and noise.frechet_distance > real.frechet_distance
+
+
 def test_no_weights_offline_is_one_line_saying_how_to_get_them(tmp_path, monkeypatch):
     from gan_keras.scoring import inception
 

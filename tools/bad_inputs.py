@@ -400,12 +400,14 @@ def main() -> int:
     try:
         paths = make_files(folder)
         untouched = {path: os.path.getmtime(path) for path in (paths["run"], paths["empty_file"])}
-        results = []
+        results, by_script = [], {}
         for case in cases(paths, folder):
             ok, line = check(case, os.path.join(folder, "cache"))
             results.append(ok)
+            by_script.setdefault(case.script, []).append(ok)
             print(f"{'ok  ' if ok else 'FAIL'} {case.script:<12} {case.name:<40} {line}", flush=True)
         kept = all(os.path.getmtime(path) == mtime for path, mtime in untouched.items())
+        print("by command: " + ", ".join(f"{script} {sum(oks)} of {len(oks)}" for script, oks in by_script.items()))
         print(f"{sum(results)} of {len(results)} bad inputs answered with one clear line; earlier files "
               f"{'untouched' if kept else 'CHANGED'}")
         return 0 if all(results) and kept else 1

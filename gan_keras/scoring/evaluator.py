@@ -145,10 +145,14 @@ def shipped_evaluator(dataset: Dataset) -> Evaluator | None:
 def calibration_sets(dataset: Dataset, count: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Reference image sets that show what good and bad scores look like."""
     rng = np.random.default_rng(seed)
-    train = scale_images(dataset.x_train)
-    one_digit = scale_images(dataset.x_test[:1])
+    if dataset.stack == 1:
+        real = dataset.images(rng.choice(len(dataset.x_train), min(count, len(dataset.x_train)), replace=False))
+        one = dataset.x_test[:1]
+    else:  # Stacked MNIST: fresh stacks of independent training digits, as training draws them
+        real = dataset.images(rng.choice(len(dataset.x_train), (count, dataset.stack)))
+        one = real[:1]
     return {
-        "real training images (the floor)": train[rng.choice(len(train), min(count, len(train)), replace=False)],
+        "real training images (the floor)": scale_images(real),
         "uniform noise": rng.uniform(-1, 1, (count, *dataset.image_shape)).astype(np.float32),
-        "one digit repeated (collapse)": np.repeat(one_digit, count, axis=0),
+        "one image repeated (collapse)": np.repeat(scale_images(one), count, axis=0),
     }
