@@ -152,6 +152,54 @@ def test_unreadable_files_of_every_kind_are_skipped_and_named(tmp_path):
     assert "decompression bomb" in reasons["bomb.png"] and "not a regular file" in reasons["pipe.png"]
 
 
+def deny_reading(monkeypatch, *denied) -> None:
+    """Takes the read permission from ``denied`` paths: chmod, and for root (whom chmod does not stop) the refusal
+    an unreadable file or folder gives, patched into open and scandir."""
+    import builtins
+
+    denied = {os.fspath(path) for path in denied}
+    for path in denied:
+        os.chmod(path, 0)
+
+    def refused(path) -> bool:
+        return isinstance(path, (str, os.PathLike)) and os.fspath(path) in denied
+
+    def guarded(real):
+        def call(path, *args, **kwargs):
+            if refused(path):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(builtins, "open", guarded(builtins.open))
+    monkeypatch.setattr(os, "scandir", guarded(os.scandir))
+
+
+def test_unreadable_pictures_and_subfolders_are_skipped_and_named(tmp_path, monkeypatch):
+    folder = tmp_path / "private"
+    (folder / "locked").mkdir(parents=True)
+    for index in range(3):
+        picture("RGB", (32, 32), (index, 2, 3)).save(folder / f"good_{index}.png")
+    picture("RGB", (32, 32), (9, 9, 9)).save(folder / "secret.png")
+    picture("RGB", (32, 32), (8, 8, 8)).save(folder / "locked" / "inside.png")
+    deny_reading(monkeypatch, folder / "secret.png", folder / "locked")
+    dataset = load_local(str(folder), progress=False)
+    assert len(dataset.x_train) == 3
+    assert dict(dataset.skipped) == {"secret.png": "Permission denied", "locked/": "Permission denied"}
+
+
+def test_an_unreadable_folder_or_data_file_is_refused_naming_it(tmp_path, monkeypatch):
+    folder, data = tmp_path / "closed", tmp_path / "closed.npz"
+    folder.mkdir()
+    picture("RGB", (32, 32), (1, 2, 3)).save(folder / "good.png")
+    np.savez(data, x_train=np.zeros((4, 28, 28), np.uint8), y_train=np.zeros(4, np.uint8))
+    deny_reading(monkeypatch, folder, data)
+    with pytest.raises(DataError, match=f"^cannot read {folder}: Permission denied"):
+        load_local(str(folder))
+    with pytest.raises(DataError, match=f"^{data} is not .*unreadable: Permission denied"):
+        load_local(str(data))
+
+
 @pytest.mark.parametrize("make, says", [
     (lambda folder: None, "holds no files to read pictures from"),
     (lambda folder: (folder / "a.txt").write_text("no"), "holds no picture that can be read: 1 file, a.txt"),

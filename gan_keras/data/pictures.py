@@ -56,8 +56,9 @@ class PictureSource:
     def __init__(self, path: str):
         self.path = path
         self.archive = None
+        self.unlisted: list[tuple[str, str]] = []  # (folder, why) of subfolders that could not be listed
         if os.path.isdir(path):
-            self.names = sorted(self._folder_names(path))
+            self.names = sorted(self._folder_names(path, self.unlisted))
         else:
             try:
                 self.archive = zipfile.ZipFile(path)
@@ -68,9 +69,15 @@ class PictureSource:
         self.names = [name for name in self.names if not _hidden(name) and name != LABELS_FILE]
 
     @staticmethod
-    def _folder_names(folder: str) -> list[str]:
+    def _folder_names(folder: str, unlisted: list[tuple[str, str]]) -> list[str]:
         names = []
-        for parent, folders, files in os.walk(folder):  # links to folders are not followed: no loops
+
+        def cannot_list(error: OSError) -> None:
+            if os.path.samefile(error.filename, folder):
+                raise DataError(f"cannot read {folder}: {error.strerror or error}")
+            unlisted.append((printable(os.path.relpath(error.filename, folder)) + "/", error.strerror or str(error)))
+
+        for parent, folders, files in os.walk(folder, onerror=cannot_list):  # links to folders not followed: no loops
             folders[:] = [name for name in folders if not name.startswith(".")]
             names += [os.path.relpath(os.path.join(parent, name), folder) for name in files]
         return [name.replace(os.sep, "/") for name in names]
@@ -129,7 +136,7 @@ class Header:
 def scan(source: PictureSource, progress=None) -> tuple[list[Header], list[tuple[str, str]]]:
     """(the pictures' headers, [(name, why)] of the files that are no readable picture), in name order."""
     labels = file_labels(source)
-    headers, skipped = [], []
+    headers, skipped = [], list(source.unlisted)
     for name in source.names:
         try:
             with _warnings_as_errors(), source.open(name) as handle, Image.open(handle) as image:
