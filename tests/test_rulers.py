@@ -43,6 +43,13 @@ def test_mode_figures_by_hand():
     assert figures["commonest_mode_samples"] == 2 and figures["rarest_mode_samples"] == 0
     shares = np.array([0.5, 0.25, 0.25])
     assert figures["kl_from_uniform"] == pytest.approx(float(np.sum(shares * np.log(shares * 1000))))
+    red = np.array([0.25, 0.5, 0, 0, 0, 0, 0, 0, 0, 0.25])  # R's digits: 1, 1, 0, 9
+    assert figures["channel_digit_kl"][0] == pytest.approx(float(np.sum(red[red > 0] * np.log(red[red > 0] * 10))))
+    independent = np.stack(np.meshgrid(range(10), range(10), range(10), indexing="ij"), -1).reshape(-1, 3)
+    skewed = np.concatenate([independent, independent[independent[:, 0] == 9]])  # R draws 9 twice as often
+    figures = metrics.mode_statistics(skewed)
+    assert figures["channel_digit_kl"][1:] == [pytest.approx(0.0), pytest.approx(0.0)]
+    assert figures["kl_from_uniform"] == pytest.approx(figures["channel_digit_kl"][0])  # independent: the sum
     collapsed = metrics.mode_statistics(np.zeros((50, 3), int))
     assert collapsed["modes_covered"] == 1 and collapsed["kl_from_uniform"] == pytest.approx(np.log(1000))
 

@@ -40,7 +40,8 @@ class Scores:
         if "channel_frechet_distances" in extra:
             parts[0] += f" (channels {' / '.join(f'{value:.2f}' for value in extra['channel_frechet_distances'])})"
             parts += [f"modes {extra['modes_covered']:,} of {len(self.class_shares):,}",
-                      f"KL {extra['kl_from_uniform']:.3f}",
+                      f"KL {extra['kl_from_uniform']:.3f} (each channel's digits "
+                      f"{' / '.join(f'{value:.3f}' for value in extra.get('channel_digit_kl', []))})",
                       f"rarest mode {extra['rarest_mode']:03d} ({extra['rarest_mode_samples']} samples)",
                       f"commonest {extra['commonest_mode']:03d} ({extra['commonest_mode_samples']})"]
         if "kernel_inception_distance" in extra:
