@@ -86,11 +86,16 @@ ARMS = {
     "stacked-ttur-10k-batch-64": ("`--recipe ttur`, batch 64, Stacked MNIST", [*TTUR, "--batch-size", "64",
                                                                                *STACKED], 10_000),
     "stacked-ttur-20k": ("`--recipe ttur`, Stacked MNIST, twice as long", [*TTUR, *STACKED], 20_000),
+    "stacked-ttur-10k-hinge": ("`--recipe ttur`, hinge loss, Stacked MNIST", [*TTUR, "--loss", "hinge", *STACKED],
+                               10_000),
+    "stacked-ttur-10k-spectral": ("`--recipe ttur`, spectral norm in D, Stacked MNIST",
+                                  [*TTUR, "--d-norm", "spectral", *STACKED], 10_000),
 }
 STAGES = {"single": list(ARMS)[:12], "combined": list(ARMS)[12:22], "long": ["notebook-20k", "ttur-20k"],
           "conditional": ["notebook-conditional", "ttur-conditional"],
           "stacked": ["stacked-notebook", "stacked-ttur", "stacked-ttur-10k", "ttur-10k"],
-          "stacked-levers": ["stacked-ttur-10k-r1", "stacked-ttur-10k-batch-64", "stacked-ttur-20k"]}
+          "stacked-levers": ["stacked-ttur-10k-r1", "stacked-ttur-10k-batch-64", "stacked-ttur-20k",
+                             "stacked-ttur-10k-hinge", "stacked-ttur-10k-spectral"]}
 
 
 def run_folder(out: str, arm: str, seed: int) -> str:
