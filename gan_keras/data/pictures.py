@@ -73,7 +73,7 @@ class PictureSource:
         names = []
 
         def cannot_list(error: OSError) -> None:
-            if os.path.samefile(error.filename, folder):
+            if error.filename is None or os.path.abspath(error.filename) == os.path.abspath(folder):
                 raise DataError(f"cannot read {folder}: {error.strerror or error}")
             unlisted.append((printable(os.path.relpath(error.filename, folder)) + "/", error.strerror or str(error)))
 
