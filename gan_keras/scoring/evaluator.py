@@ -39,9 +39,9 @@ class Scores:
         parts = [f"FD {self.frechet_distance:8.3f}"]
         if "channel_frechet_distances" in extra:
             parts[0] += f" (channels {' / '.join(f'{value:.2f}' for value in extra['channel_frechet_distances'])})"
+            digit_kl = " / ".join(f"{value:.3f}" for value in extra.get("channel_digit_kl", []))
             parts += [f"modes {extra['modes_covered']:,} of {len(self.class_shares):,}",
-                      f"KL {extra['kl_from_uniform']:.3f} (each channel's digits "
-                      f"{' / '.join(f'{value:.3f}' for value in extra.get('channel_digit_kl', []))})",
+                      f"KL {extra['kl_from_uniform']:.3f}" + (f" (each channel's digits {digit_kl})" if digit_kl else ""),
                       f"rarest mode {extra['rarest_mode']:03d} ({extra['rarest_mode_samples']} samples)",
                       f"commonest {extra['commonest_mode']:03d} ({extra['commonest_mode_samples']})"]
         if "kernel_inception_distance" in extra:

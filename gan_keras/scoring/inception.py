@@ -62,8 +62,8 @@ def find_weights(given: str | None = None, download: bool = True) -> str:
     (``download``) Keras's download; else one line saying how to get them."""
     if given is not None:
         return regular_file(given, "weights file")
-    if installed_weights():
-        return installed_weights()
+    if installed := installed_weights():
+        return installed
     if download:
         import keras
 

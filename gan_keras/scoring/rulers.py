@@ -2,10 +2,10 @@
 
 In this order: InceptionV3 when asked for (``--inception``); Stacked MNIST's per-channel ruler for Stacked
 MNIST; the shipped classifier for the data it was trained on (MNIST, Fashion-MNIST); InceptionV3 where its
-weights are installed (Keras's cache, or ``$GAN_KERAS_INCEPTION_WEIGHTS``: any other images); a classifier trained here for labelled data, when allowed
-(``--train-classifier``, or a run's ``--eval-interval``); else none, and a run's ``generator.keras`` is then
-its averaged generator, which the run says. A classifier trained here before for the same data (cached)
-counts as known.
+weights are installed (Keras's cache, or ``$GAN_KERAS_INCEPTION_WEIGHTS``: any other images); a classifier
+trained here for labelled data, when allowed (``--train-classifier``, or a run's ``--eval-interval``); else
+none, and a run's ``generator.keras`` is then its averaged generator, which the run says. A classifier trained
+here before for the same data (cached) counts as known.
 
 Lazy imports: the Stacked MNIST and Inception rulers, which only their data needs.
 """
@@ -32,8 +32,8 @@ def ruler_for(dataset: Dataset, train_classifier: bool = False, inception: bool 
         return StackedEvaluator(dataset, verbose, train_classifier)
     if dataset.image_shape == SHIPPED_SHAPE and shipped_for(data_fingerprint(dataset.x_train, dataset.y_train)):
         return Evaluator(dataset, verbose=verbose, memorization=memorization)
-    if inception_ruler.installed_weights():
-        return inception_ruler.InceptionEvaluator(dataset, inception_ruler.installed_weights(), verbose)
+    if weights := inception_ruler.installed_weights():
+        return inception_ruler.InceptionEvaluator(dataset, weights, verbose)
     if dataset.labelled and dataset.classes >= 2:
         try:  # a classifier trained here before (cached), or now where that is allowed
             return Evaluator(dataset, verbose=verbose, train_classifier=train_classifier, memorization=memorization)
