@@ -132,7 +132,7 @@ def train(arm: str, seed: int, data: str, out: str) -> None:
         scored = next(iter(next(iter(by_ruler.values())).values()))
         record["conditional_accuracy"] = scored["conditional_accuracy"]
         record["stacked"] = scored["extra"] if scored.get("extra") else None
-        record["frechet_distance"] = scored["frechet_distance"]
+        record["evaluate_frechet_distance"] = scored["frechet_distance"]  # on the evaluate command's samples
     with open(os.path.join(folder, "study.json"), "w") as handle:
         json.dump(record, handle, indent=1)
 
@@ -202,26 +202,22 @@ def stacked_report(out: str, arms: list[str], seeds: list[int], timings: dict[st
              "channels) | median modes | median KL | median FD | ms/it |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for arm in arms:
-        found = []
-        for seed in seeds:
-            path = os.path.join(run_folder(out, arm, seed), "study.json")
-            record = json.load(open(path)) if os.path.exists(path) else None
-            if record is not None:
-                record["frechet_distance"] = (scores(out, arm, seed) or {}).get("picked")
-            found.append(record)
+        found = [json.load(open(path)) if os.path.exists(path := os.path.join(run_folder(out, arm, seed), "study.json"))
+                 else None for seed in seeds]
         if not any(found):
             continue
+        picked = [(scores(out, arm, seed) or {}).get("picked") if record else None
+                  for seed, record in zip(seeds, found)]
         stacked = [(f or {}).get("stacked") or {} for f in found]
         modes = " / ".join(str(s.get("modes_covered", "-")) for s in stacked)
         kl = " / ".join(f"{s['kl_from_uniform']:.3f}" if s else "-" for s in stacked)
-        fd = " / ".join("-" if f is None or f["frechet_distance"] is None else f"{f['frechet_distance']:.1f}"
-                        for f in found)
+        fd = " / ".join("-" if value is None else f"{value:.1f}" for value in picked)
         medians = ["-", "-", "-"]
-        if all(found):
-            if all(stacked):
-                medians[:2] = [f"{statistics.median(s['modes_covered'] for s in stacked):.0f}",
-                               f"{statistics.median(s['kl_from_uniform'] for s in stacked):.3f}"]
-            medians[2] = f"{statistics.median(f['frechet_distance'] for f in found):.1f}"
+        if all(stacked):
+            medians[:2] = [f"{statistics.median(s['modes_covered'] for s in stacked):.0f}",
+                           f"{statistics.median(s['kl_from_uniform'] for s in stacked):.3f}"]
+        if all(value is not None for value in picked):
+            medians[2] = f"{statistics.median(picked):.1f}"
         ms = f"{timings[arm]:.1f}" if timings and arm in timings else "-"
         lines.append(f"| {arm} | {ARMS[arm][0]} | {ARMS[arm][2]:,} | {modes} | {kl} | {fd} | {' | '.join(medians)} | "
                      f"{ms} |")
